@@ -1,0 +1,193 @@
+//! Checkpoints and garbage collection (Castro and Liskov, section 4.3), and catch-up:
+//! how a replica that missed messages, was partitioned or restarted from nothing gets
+//! back to where the others are.
+//!
+//! Catch-up follows BFT-SMaRt's state transfer: a replica that sees it is behind (others
+//! talk about higher sequence numbers, or its requests wait) broadcasts a [`Status`].
+//! Peers answer with the batches it misses ([`Decided`], accepted once `f + 1` replicas
+//! sent the same batch) or, when it is behind their garbage-collected log, with their
+//! stable checkpoint's snapshot and its quorum proof ([`StateReply`]). A replica left in
+//! an older view also gets the current [`NewView`](crate::message::NewView).
+
+use chainspace_core::consensus::Action;
+use chainspace_core::crypto::{Digest, sha256};
+use chainspace_core::types::ReplicaIndex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+use crate::message::{
+    Checkpoint, Decided, Message, StateReply, Status, batch_digest, domain, verify_checkpoint_proof,
+};
+use crate::replica::{Out, Pbft, Stable};
+
+/// What a checkpoint covers: the application's snapshot and the dedup window, since
+/// both decide what later sequence numbers deliver.
+#[derive(Serialize, Deserialize)]
+struct PbftSnapshot {
+    app: Vec<u8>,
+    recent: Vec<(u64, Vec<Digest>)>,
+}
+
+impl Pbft {
+    /// The application's snapshot at `seq` arrived: sign and broadcast our checkpoint.
+    pub(crate) fn take_checkpoint(&mut self, seq: u64, app: Vec<u8>, out: &mut Out) {
+        let Some(recent) = self.snapshot_dedup.remove(&seq) else { return };
+        if seq <= self.stable.seq {
+            return;
+        }
+        let bytes = postcard::to_allocvec(&PbftSnapshot { app, recent })
+            .expect("encoding to a Vec cannot fail");
+        let state = sha256(&bytes);
+        self.own_snapshots.insert(seq, (state, bytes));
+        let cp = Checkpoint::new(seq, state, self.me, &self.key);
+        self.checkpoints.entry(seq).or_default().insert(self.me, cp.clone());
+        out.broadcast(Message::Checkpoint(cp));
+        self.check_stable(seq, out);
+    }
+
+    pub(crate) fn on_checkpoint(&mut self, from: ReplicaIndex, cp: Checkpoint, out: &mut Out) {
+        if cp.replica != from {
+            self.invalid(Invalid::WrongSender { from, what: "checkpoint" });
+            return;
+        }
+        if cp.seq <= self.stable.seq || cp.seq > self.stable.seq + 2 * self.cfg.window {
+            self.ignore();
+            return;
+        }
+        let key = *self.committee.key(from).expect("sender checked against the committee");
+        if !key.verify(domain::CHECKPOINT, &cp.signed_bytes(), &cp.signature) {
+            self.invalid(Invalid::Signature("checkpoint"));
+            return;
+        }
+        self.highest_seen = self.highest_seen.max(cp.seq);
+        let seq = cp.seq;
+        self.checkpoints.entry(seq).or_default().insert(from, cp);
+        self.check_stable(seq, out);
+    }
+
+    /// A quorum of matching checkpoints makes `seq` stable, if this replica holds the
+    /// snapshot; otherwise it is behind and catch-up fetches the snapshot.
+    fn check_stable(&mut self, seq: u64, out: &mut Out) {
+        let quorum = self.quorum();
+        let Some(own) = self.own_snapshots.get(&seq) else { return };
+        let own_state = own.0;
+        let Some(msgs) = self.checkpoints.get(&seq) else { return };
+        let proof: Vec<Checkpoint> =
+            msgs.values().filter(|c| c.state == own_state).take(quorum).cloned().collect();
+        if proof.len() < quorum {
+            return;
+        }
+        let snapshot = self.own_snapshots.get(&seq).map(|s| s.1.clone());
+        self.make_stable(Stable { seq, state: own_state, proof, snapshot });
+        self.try_propose(out);
+    }
+
+    /// Move the low-water mark to `stable` and discard everything below it.
+    pub(crate) fn make_stable(&mut self, stable: Stable) {
+        let seq = stable.seq;
+        self.stable = stable;
+        self.slots.retain(|s, _| *s > seq);
+        self.checkpoints.retain(|s, _| *s > seq);
+        self.own_snapshots.retain(|s, _| *s > seq);
+        self.snapshot_dedup.retain(|s, _| *s > seq);
+        self.decided_votes.retain(|s, _| *s > seq);
+    }
+
+    pub(crate) fn send_status(&mut self, out: &mut Out) {
+        let view = if self.in_view_change { self.view.saturating_sub(1) } else { self.view };
+        out.broadcast(Message::Status(Status { view, last_executed: self.last_executed }));
+    }
+
+    /// A peer says how far it is: send what it misses.
+    pub(crate) fn on_status(&mut self, from: ReplicaIndex, st: Status, out: &mut Out) {
+        if let Some(nv) = &self.last_new_view {
+            if nv.view > st.view && !self.in_view_change {
+                out.send(from, Message::NewView(nv.clone()));
+            }
+        }
+        if st.last_executed >= self.last_executed {
+            if st.last_executed > self.last_executed {
+                self.highest_seen = self.highest_seen.max(st.last_executed);
+            }
+            return;
+        }
+        if st.last_executed < self.stable.seq {
+            let Some(snapshot) = self.stable.snapshot.clone() else { return };
+            out.send(
+                from,
+                Message::StateReply(StateReply {
+                    seq: self.stable.seq,
+                    proof: self.stable.proof.clone(),
+                    snapshot,
+                }),
+            );
+        }
+        let start = st.last_executed.max(self.stable.seq) + 1;
+        let end = self.last_executed.min(start + self.cfg.catch_up_batches as u64 - 1);
+        for seq in start..=end {
+            if let Some(batch) = self.executed_batch(seq) {
+                out.send(from, Message::Decided(Decided { seq, batch: batch.clone() }));
+            }
+        }
+    }
+
+    /// A peer vouches for a decided batch; `f + 1` matching vouchers decide it here.
+    pub(crate) fn on_decided(&mut self, from: ReplicaIndex, d: Decided, out: &mut Out) {
+        if d.seq <= self.last_executed || d.seq > self.last_executed + 2 * self.cfg.window {
+            self.ignore();
+            return;
+        }
+        if d.batch.len() > self.cfg.max_batch {
+            self.invalid(Invalid::BatchTooLarge { len: d.batch.len(), max: self.cfg.max_batch });
+            return;
+        }
+        self.highest_seen = self.highest_seen.max(d.seq);
+        let digest = batch_digest(&d.batch);
+        let votes = self.decided_votes.entry(d.seq).or_default();
+        if votes.values().any(|(senders, _)| senders.contains(&from)) {
+            return;
+        }
+        let entry = votes.entry(digest).or_insert_with(|| (Vec::new(), d.batch));
+        entry.0.push(from);
+        if entry.0.len() >= self.committee.weak_quorum() {
+            let batch = entry.1.clone();
+            let slot = self.slots.entry(d.seq).or_default();
+            if slot.decided.is_none() {
+                slot.decided = Some(batch);
+            }
+            self.try_execute(out);
+        }
+    }
+
+    /// A peer's stable checkpoint with its snapshot: install it if it is ahead of us.
+    pub(crate) fn on_state_reply(&mut self, _from: ReplicaIndex, r: StateReply, out: &mut Out) {
+        if r.seq <= self.last_executed {
+            self.ignore();
+            return;
+        }
+        let state = sha256(&r.snapshot);
+        if let Err(e) = verify_checkpoint_proof(&self.committee, r.seq, state, &r.proof) {
+            self.invalid(e);
+            return;
+        }
+        let Ok(snap) = postcard::from_bytes::<PbftSnapshot>(&r.snapshot) else {
+            self.invalid(Invalid::Proof("snapshot does not decode"));
+            return;
+        };
+        self.recent = snap.recent.into_iter().collect();
+        self.recent_set =
+            self.recent.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (*d, *s))).collect();
+        let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
+        for d in &delivered {
+            self.remove_pending(d);
+            self.in_flight.remove(d);
+        }
+        self.last_executed = r.seq;
+        self.next_seq = self.next_seq.max(r.seq + 1);
+        self.stats.snapshots_installed += 1;
+        out.push(Action::InstallSnapshot { sequence: r.seq, snapshot: snap.app });
+        self.make_stable(Stable { seq: r.seq, state, proof: r.proof, snapshot: Some(r.snapshot) });
+        self.try_execute(out);
+        self.try_propose(out);
+    }
+}

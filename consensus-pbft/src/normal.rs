@@ -1,0 +1,270 @@
+//! The normal case (Castro and Liskov, section 4.2): pre-prepare, prepare, commit,
+//! execution in sequence order, with batching and pipelining as in BFT-SMaRt.
+
+use chainspace_core::consensus::Action;
+use chainspace_core::types::{Command, ReplicaIndex};
+
+use crate::error::Invalid;
+use crate::message::{Commit, Message, PrePrepare, Prepare, PreparedProof, primary};
+use crate::replica::{MAX_FUTURE, Out, Pbft, Timer};
+
+impl Pbft {
+    /// The primary proposes batches while the pipeline and the window allow: at once when
+    /// nothing is in flight or a batch is full, otherwise when the batch timer fires.
+    pub(crate) fn try_propose(&mut self, out: &mut Out) {
+        if !self.is_primary() || self.in_view_change {
+            return;
+        }
+        self.next_seq = self.next_seq.max(self.last_executed + 1);
+        loop {
+            let in_flight = self.next_seq - 1 - self.last_executed;
+            if in_flight >= self.cfg.max_in_flight
+                || self.next_seq > self.stable.seq + self.cfg.window
+                || self.queue.is_empty()
+            {
+                break;
+            }
+            let full = self.queue.len() >= self.cfg.max_batch;
+            if !full && in_flight > 0 && !self.batch_timer_fired {
+                if !self.batch_timer_set {
+                    self.batch_timer_set = true;
+                    out.set_timer(Timer::Batch, self.cfg.batch_timeout);
+                }
+                break;
+            }
+            let mut batch = Vec::new();
+            while batch.len() < self.cfg.max_batch {
+                let Some(d) = self.queue.pop_front() else { break };
+                if self.in_flight.contains(&d) {
+                    continue;
+                }
+                if let Some(p) = self.pending.get(&d) {
+                    batch.push(p.command.clone());
+                    self.in_flight.insert(d);
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            self.batch_timer_fired = false;
+            let pp = PrePrepare::new(self.view, self.next_seq, batch, &self.key);
+            self.next_seq += 1;
+            out.broadcast(Message::PrePrepare(pp.clone()));
+            let seq = pp.seq;
+            self.slots.entry(seq).or_default().pre_prepare = Some(pp);
+        }
+        if self.batch_timer_set && self.queue.is_empty() {
+            self.batch_timer_set = false;
+            out.cancel_timer(Timer::Batch);
+        }
+    }
+
+    /// Keep a message of a view not entered yet, to process once it is.
+    pub(crate) fn buffer_future(&mut self, from: ReplicaIndex, msg: Message) {
+        if self.future.len() < MAX_FUTURE {
+            self.future.push((from, msg));
+        } else {
+            self.ignore();
+        }
+    }
+
+    /// Whether a normal-case message of `view` is for later (true), stale (false, counted),
+    /// or current (`None`).
+    fn later_or_stale(&mut self, from: ReplicaIndex, view: u64, msg: &Message) -> Option<bool> {
+        if view > self.view || (view == self.view && self.in_view_change) {
+            self.buffer_future(from, msg.clone());
+            return Some(true);
+        }
+        if view < self.view {
+            self.ignore();
+            return Some(false);
+        }
+        None
+    }
+
+    fn in_window(&mut self, seq: u64) -> bool {
+        if seq > self.last_executed {
+            self.highest_seen = self.highest_seen.max(seq);
+        }
+        if seq <= self.stable.seq || seq > self.stable.seq + self.cfg.window {
+            self.ignore();
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn on_pre_prepare(&mut self, from: ReplicaIndex, pp: PrePrepare, out: &mut Out) {
+        if self.later_or_stale(from, pp.view, &Message::PrePrepare(pp.clone())).is_some() {
+            return;
+        }
+        if from != primary(self.view, self.n()) {
+            self.invalid(Invalid::WrongSender { from, what: "pre-prepare" });
+            return;
+        }
+        if !self.in_window(pp.seq) {
+            return;
+        }
+        if let Err(e) = pp.verify(&self.committee, self.cfg.max_batch) {
+            self.invalid(e);
+            return;
+        }
+        self.accept_pre_prepare(pp, out);
+    }
+
+    /// Accept a verified pre-prepare of the current view (from the primary, or from a
+    /// new-view message) and send this replica's prepare.
+    pub(crate) fn accept_pre_prepare(&mut self, pp: PrePrepare, out: &mut Out) {
+        let is_primary = self.me == primary(pp.view, self.n());
+        let slot = self.slots.entry(pp.seq).or_default();
+        if let Some(existing) = &slot.pre_prepare {
+            if existing.digest != pp.digest {
+                let (view, seq) = (pp.view, pp.seq);
+                self.invalid(Invalid::Equivocation { view, seq });
+            }
+            return;
+        }
+        let (view, seq, digest) = (pp.view, pp.seq, pp.digest);
+        for c in &pp.batch {
+            self.in_flight.insert(c.digest());
+        }
+        slot.pre_prepare = Some(pp);
+        if !is_primary {
+            let prepare = Prepare::new(view, seq, digest, self.me, &self.key);
+            slot.prepares.insert(self.me, prepare.clone());
+            out.broadcast(Message::Prepare(prepare));
+        }
+        self.check_prepared(seq, out);
+    }
+
+    pub(crate) fn on_prepare(&mut self, from: ReplicaIndex, p: Prepare, out: &mut Out) {
+        if self.later_or_stale(from, p.view, &Message::Prepare(p.clone())).is_some() {
+            return;
+        }
+        if p.replica != from || from == primary(self.view, self.n()) {
+            self.invalid(Invalid::WrongSender { from, what: "prepare" });
+            return;
+        }
+        if !self.in_window(p.seq) {
+            return;
+        }
+        if self.slots.get(&p.seq).is_some_and(|s| s.prepares.contains_key(&from)) {
+            self.ignore();
+            return;
+        }
+        let key = *self.committee.key(from).expect("sender checked against the committee");
+        if !key.verify(crate::message::domain::PREPARE, &p.signed_bytes(), &p.signature) {
+            self.invalid(Invalid::Signature("prepare"));
+            return;
+        }
+        let seq = p.seq;
+        self.slots.entry(seq).or_default().prepares.insert(from, p);
+        self.check_prepared(seq, out);
+    }
+
+    /// Prepared: the pre-prepare and `quorum - 1` matching prepares. Then commit.
+    fn check_prepared(&mut self, seq: u64, out: &mut Out) {
+        let quorum = self.quorum();
+        let Some(slot) = self.slots.get_mut(&seq) else { return };
+        if slot.sent_commit {
+            return;
+        }
+        let Some(pp) = &slot.pre_prepare else { return };
+        let matching: Vec<Prepare> =
+            slot.prepares.values().filter(|p| p.digest == pp.digest).cloned().collect();
+        if matching.len() + 1 < quorum {
+            return;
+        }
+        let commit = Commit { view: pp.view, seq, digest: pp.digest };
+        slot.prepared = Some(PreparedProof {
+            pre_prepare: pp.clone(),
+            prepares: matching.into_iter().take(quorum - 1).collect(),
+        });
+        slot.sent_commit = true;
+        slot.commits.insert(self.me, commit.digest);
+        out.broadcast(Message::Commit(commit));
+        self.check_committed(seq, out);
+    }
+
+    pub(crate) fn on_commit(&mut self, from: ReplicaIndex, c: Commit, out: &mut Out) {
+        if self.later_or_stale(from, c.view, &Message::Commit(c)).is_some() {
+            return;
+        }
+        if !self.in_window(c.seq) {
+            return;
+        }
+        self.slots.entry(c.seq).or_default().commits.insert(from, c.digest);
+        self.check_committed(c.seq, out);
+    }
+
+    /// Committed-local: prepared, and a quorum of matching commits. Then execute in order.
+    fn check_committed(&mut self, seq: u64, out: &mut Out) {
+        let quorum = self.quorum();
+        let Some(slot) = self.slots.get_mut(&seq) else { return };
+        if slot.decided.is_some() || !slot.sent_commit {
+            return;
+        }
+        let Some(pp) = &slot.pre_prepare else { return };
+        let votes = slot.commits.values().filter(|d| **d == pp.digest).count();
+        if votes >= quorum {
+            slot.decided = Some(pp.batch.clone());
+            self.try_execute(out);
+        }
+    }
+
+    /// Execute decided batches in sequence order.
+    pub(crate) fn try_execute(&mut self, out: &mut Out) {
+        let mut progressed = false;
+        loop {
+            let seq = self.last_executed + 1;
+            let Some(batch) = self.slots.get(&seq).and_then(|s| s.decided.clone()) else { break };
+            self.execute(seq, batch, out);
+            progressed = true;
+        }
+        if progressed {
+            self.decided_votes.retain(|s, _| *s > self.last_executed);
+            self.try_propose(out);
+        }
+    }
+
+    fn execute(&mut self, seq: u64, batch: Vec<Command>, out: &mut Out) {
+        let mut delivered = Vec::with_capacity(batch.len());
+        let mut digests = Vec::with_capacity(batch.len());
+        for c in batch {
+            let d = c.digest();
+            self.in_flight.remove(&d);
+            self.remove_pending(&d);
+            if self.recent_set.contains_key(&d) {
+                continue;
+            }
+            self.recent_set.insert(d, seq);
+            digests.push(d);
+            delivered.push(c);
+        }
+        self.recent.push_back((seq, digests));
+        self.expire_recent(seq);
+        self.last_executed = seq;
+        out.deliver(seq, delivered);
+        if seq % self.cfg.checkpoint_interval == 0 {
+            self.snapshot_dedup.insert(seq, self.recent.iter().cloned().collect());
+            out.push(Action::TakeSnapshot { sequence: seq });
+        }
+    }
+
+    /// Forget commands delivered more than `dedup_window` sequence numbers ago.
+    pub(crate) fn expire_recent(&mut self, now: u64) {
+        while let Some((s, _)) = self.recent.front() {
+            if *s + self.cfg.dedup_window > now {
+                break;
+            }
+            let (_, ds) = self.recent.pop_front().expect("front exists");
+            for d in ds {
+                self.recent_set.remove(&d);
+            }
+        }
+    }
+
+    /// The batch executed at `seq`, while the log still holds it: serves catch-up.
+    pub(crate) fn executed_batch(&self, seq: u64) -> Option<&Vec<Command>> {
+        (seq <= self.last_executed).then(|| self.slots.get(&seq)?.decided.as_ref()).flatten()
+    }
+}

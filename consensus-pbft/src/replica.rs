@@ -1,0 +1,383 @@
+//! The PBFT replica: its state, and how events reach the protocol's parts.
+//!
+//! The normal case lives in [`crate::normal`], view changes in [`crate::view_change`],
+//! checkpoints and catch-up in [`crate::checkpoint`]; this file holds the state they
+//! share, client requests, the housekeeping tick, and the [`Consensus`] implementation.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use chainspace_core::committee::ShardCommittee;
+use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
+use chainspace_core::crypto::{Digest, Keypair};
+use chainspace_core::types::{Command, ReplicaIndex};
+
+use crate::config::PbftConfig;
+use crate::error::{Invalid, PbftError};
+use crate::message::{Checkpoint, Message, NewView, PrePrepare, Prepare, PreparedProof, ViewChange, primary};
+
+/// PBFT's timers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The primary's batch timeout expired: propose a partial batch.
+    Batch,
+    /// Housekeeping: age pending requests, look for signs of being behind.
+    Tick,
+    /// No new view arrived in time for this view: move on to the next.
+    ViewChange(u64),
+}
+
+/// The output buffer of a PBFT replica.
+pub type Out = Actions<Message, Timer>;
+
+/// Everything known about one sequence number in the current view.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Slot {
+    /// The pre-prepare accepted in the current view.
+    pub pre_prepare: Option<PrePrepare>,
+    /// Prepares of the current view, by sender.
+    pub prepares: BTreeMap<ReplicaIndex, Prepare>,
+    /// Commits of the current view, by sender.
+    pub commits: BTreeMap<ReplicaIndex, Digest>,
+    /// Whether this replica prepared (and sent its commit) in the current view.
+    pub sent_commit: bool,
+    /// The highest-view prepared certificate: survives view changes, reported in them.
+    pub prepared: Option<PreparedProof>,
+    /// The batch decided at this sequence number (committed here, or vouched for by
+    /// `f + 1` replicas during catch-up). Kept after execution to serve catch-up.
+    pub decided: Option<Vec<Command>>,
+}
+
+/// A client request waiting to be ordered.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingRequest {
+    pub command: Command,
+    /// The tick at which its timeout started.
+    pub since_tick: u64,
+    /// Arrival order, for fairness.
+    pub order: u64,
+    /// Whether it was forwarded to the primary in this view.
+    pub forwarded: bool,
+}
+
+/// The last stable checkpoint (the log's low-water mark).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stable {
+    pub seq: u64,
+    pub state: Digest,
+    pub proof: Vec<Checkpoint>,
+    /// The snapshot, when this replica has it (it may know of a stable checkpoint it has
+    /// not reached yet).
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// A PBFT replica (Castro and Liskov, OSDI 1999; in the style of BFT-SMaRt's Mod-SMaRt).
+pub struct Pbft {
+    pub(crate) cfg: PbftConfig,
+    pub(crate) me: ReplicaIndex,
+    pub(crate) committee: ShardCommittee,
+    pub(crate) key: Keypair,
+    /// The current view (the one being changed to, while `in_view_change`).
+    pub(crate) view: u64,
+    pub(crate) in_view_change: bool,
+    /// View changes in a row without a working view: scales the view-change timeout.
+    pub(crate) failed_views: u32,
+    pub(crate) slots: BTreeMap<u64, Slot>,
+    pub(crate) last_executed: u64,
+    /// The next sequence number the primary assigns.
+    pub(crate) next_seq: u64,
+    pub(crate) stable: Stable,
+    /// Checkpoint messages above the stable checkpoint, by sequence number and sender.
+    pub(crate) checkpoints: BTreeMap<u64, BTreeMap<ReplicaIndex, Checkpoint>>,
+    /// This replica's own snapshots above the stable checkpoint: (digest, bytes).
+    pub(crate) own_snapshots: BTreeMap<u64, (Digest, Vec<u8>)>,
+    /// The dedup state captured when a checkpoint's sequence number was executed, waiting
+    /// for the application's snapshot.
+    pub(crate) snapshot_dedup: BTreeMap<u64, Vec<(u64, Vec<Digest>)>>,
+    pub(crate) pending: HashMap<Digest, PendingRequest>,
+    pub(crate) pending_order: BTreeMap<u64, Digest>,
+    pub(crate) next_order: u64,
+    /// The primary's queue of requests not yet in a pre-prepare of this view.
+    pub(crate) queue: VecDeque<Digest>,
+    /// Requests in a pre-prepare of this view that is not executed yet.
+    pub(crate) in_flight: HashSet<Digest>,
+    pub(crate) batch_timer_set: bool,
+    pub(crate) batch_timer_fired: bool,
+    /// Commands delivered in the last `dedup_window` sequence numbers.
+    pub(crate) recent: VecDeque<(u64, Vec<Digest>)>,
+    pub(crate) recent_set: HashMap<Digest, u64>,
+    pub(crate) tick: u64,
+    /// `last_executed` at the previous tick: no progress since means we may be stuck.
+    pub(crate) executed_at_last_tick: u64,
+    /// The highest sequence number other replicas showed signs of having reached.
+    pub(crate) highest_seen: u64,
+    /// View-change messages by view and sender.
+    pub(crate) view_changes: BTreeMap<u64, BTreeMap<ReplicaIndex, ViewChange>>,
+    /// The highest view each replica asked to move to.
+    pub(crate) latest_vc: BTreeMap<ReplicaIndex, u64>,
+    /// The new-view message of the current view, re-sent to replicas left behind.
+    pub(crate) last_new_view: Option<NewView>,
+    /// Normal-case messages of a view this replica has not entered yet.
+    pub(crate) future: Vec<(ReplicaIndex, Message)>,
+    /// Catch-up votes: sequence -> digest -> (senders, batch).
+    pub(crate) decided_votes: BTreeMap<u64, HashMap<Digest, (Vec<ReplicaIndex>, Vec<Command>)>>,
+    pub(crate) stats: ConsensusStats,
+    /// Why the last invalid message was dropped (for tests and logs).
+    pub(crate) last_invalid: Option<Invalid>,
+}
+
+/// Most messages of future views kept until the view is entered.
+pub(crate) const MAX_FUTURE: usize = 8192;
+/// Most pending client requests; more are refused until some are ordered.
+pub(crate) const MAX_PENDING: usize = 1 << 20;
+
+impl Pbft {
+    /// Replica `me` of `committee`, signing with `key`.
+    pub fn new(
+        cfg: PbftConfig,
+        committee: ShardCommittee,
+        me: ReplicaIndex,
+        key: Keypair,
+    ) -> Result<Self, PbftError> {
+        cfg.validate()?;
+        if committee.key(me) != Some(&key.public()) {
+            return Err(PbftError::NotInCommittee(me));
+        }
+        Ok(Pbft {
+            cfg,
+            me,
+            committee,
+            key,
+            view: 0,
+            in_view_change: false,
+            failed_views: 0,
+            slots: BTreeMap::new(),
+            last_executed: 0,
+            next_seq: 1,
+            stable: Stable::default(),
+            checkpoints: BTreeMap::new(),
+            own_snapshots: BTreeMap::new(),
+            snapshot_dedup: BTreeMap::new(),
+            pending: HashMap::new(),
+            pending_order: BTreeMap::new(),
+            next_order: 0,
+            queue: VecDeque::new(),
+            in_flight: HashSet::new(),
+            batch_timer_set: false,
+            batch_timer_fired: false,
+            recent: VecDeque::new(),
+            recent_set: HashMap::new(),
+            tick: 0,
+            executed_at_last_tick: 0,
+            highest_seen: 0,
+            view_changes: BTreeMap::new(),
+            latest_vc: BTreeMap::new(),
+            last_new_view: None,
+            future: Vec::new(),
+            decided_votes: BTreeMap::new(),
+            stats: ConsensusStats::default(),
+            last_invalid: None,
+        })
+    }
+
+    /// The current view.
+    pub fn view(&self) -> u64 {
+        self.view
+    }
+
+    /// Whether a view change is under way.
+    pub fn in_view_change(&self) -> bool {
+        self.in_view_change
+    }
+
+    /// The last stable checkpoint's sequence number (the low-water mark).
+    pub fn stable_checkpoint(&self) -> u64 {
+        self.stable.seq
+    }
+
+    /// Sequence numbers with protocol state held in the log (for garbage-collection tests).
+    pub fn log_len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Requests waiting to be ordered.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Why the last invalid message was dropped.
+    pub fn last_invalid(&self) -> Option<&Invalid> {
+        self.last_invalid.as_ref()
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.committee.n()
+    }
+
+    pub(crate) fn quorum(&self) -> usize {
+        self.committee.quorum()
+    }
+
+    pub(crate) fn is_primary(&self) -> bool {
+        primary(self.view, self.n()) == self.me
+    }
+
+    /// Drop an invalid message, counting it.
+    pub(crate) fn invalid(&mut self, why: Invalid) {
+        self.stats.invalid_messages += 1;
+        self.last_invalid = Some(why);
+    }
+
+    /// Ignore a stale or out-of-window message, counting it.
+    pub(crate) fn ignore(&mut self) {
+        self.stats.ignored_messages += 1;
+    }
+
+    /// Take a client request (from a client, or forwarded by a backup).
+    pub(crate) fn add_request(&mut self, command: Command, out: &mut Out) {
+        let d = command.digest();
+        if self.recent_set.contains_key(&d) || self.pending.contains_key(&d) {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.ignore();
+            return;
+        }
+        let order = self.next_order;
+        self.next_order += 1;
+        self.pending
+            .insert(d, PendingRequest { command, since_tick: self.tick, order, forwarded: false });
+        self.pending_order.insert(order, d);
+        if self.is_primary() && !self.in_view_change {
+            self.queue.push_back(d);
+            self.try_propose(out);
+        }
+    }
+
+    /// A request left the pending set (it was executed).
+    pub(crate) fn remove_pending(&mut self, d: &Digest) {
+        if let Some(p) = self.pending.remove(d) {
+            self.pending_order.remove(&p.order);
+        }
+    }
+
+    /// The housekeeping tick: BFT-SMaRt's two-stage request timeout (forward to the
+    /// primary, then ask for a view change) and the catch-up check.
+    fn on_tick(&mut self, out: &mut Out) {
+        self.tick += 1;
+        out.set_timer(Timer::Tick, self.cfg.tick);
+        let t = self.cfg.request_timeout_ticks;
+        let oldest_age = self
+            .pending_order
+            .values()
+            .next()
+            .and_then(|d| self.pending.get(d))
+            .map(|p| self.tick - p.since_tick);
+        if let Some(age) = oldest_age {
+            if age >= 2 * t && !self.in_view_change {
+                self.start_view_change(self.view + 1, out);
+            } else if age >= t && !self.is_primary() && !self.in_view_change {
+                self.forward_old_requests(out);
+            }
+        }
+        let stuck = self.last_executed == self.executed_at_last_tick;
+        let behind = self.highest_seen > self.last_executed || oldest_age.is_some_and(|a| a >= 1);
+        if stuck && behind {
+            self.send_status(out);
+        }
+        self.executed_at_last_tick = self.last_executed;
+    }
+
+    fn forward_old_requests(&mut self, out: &mut Out) {
+        let limit = self.tick.saturating_sub(self.cfg.request_timeout_ticks);
+        let mut batch = Vec::new();
+        for d in self.pending_order.values() {
+            let Some(p) = self.pending.get_mut(d) else { continue };
+            if p.since_tick > limit || p.forwarded {
+                continue;
+            }
+            p.forwarded = true;
+            batch.push(p.command.clone());
+            if batch.len() >= self.cfg.max_batch {
+                break;
+            }
+        }
+        if !batch.is_empty() {
+            out.send(primary(self.view, self.n()), Message::Request(batch));
+        }
+    }
+}
+
+impl Consensus for Pbft {
+    type Message = Message;
+    type Timer = Timer;
+
+    fn index(&self) -> ReplicaIndex {
+        self.me
+    }
+
+    fn on_start(&mut self, out: &mut Out) {
+        out.set_timer(Timer::Tick, self.cfg.tick);
+        self.batch_timer_set = false;
+        self.try_propose(out);
+    }
+
+    fn propose(&mut self, command: Command, out: &mut Out) {
+        self.add_request(command, out);
+    }
+
+    fn on_message(&mut self, from: ReplicaIndex, msg: Message, out: &mut Out) {
+        if !self.committee.contains(from) || from == self.me {
+            self.invalid(Invalid::UnknownReplica(from));
+            return;
+        }
+        match msg {
+            Message::Request(batch) => {
+                if batch.len() > self.cfg.max_batch {
+                    self.invalid(Invalid::BatchTooLarge { len: batch.len(), max: self.cfg.max_batch });
+                    return;
+                }
+                for c in batch {
+                    self.add_request(c, out);
+                }
+            }
+            Message::PrePrepare(m) => self.on_pre_prepare(from, m, out),
+            Message::Prepare(m) => self.on_prepare(from, m, out),
+            Message::Commit(m) => self.on_commit(from, m, out),
+            Message::Checkpoint(m) => self.on_checkpoint(from, m, out),
+            Message::ViewChange(m) => self.on_view_change(from, m, out),
+            Message::NewView(m) => self.on_new_view(from, m, out),
+            Message::Status(m) => self.on_status(from, m, out),
+            Message::Decided(m) => self.on_decided(from, m, out),
+            Message::StateReply(m) => self.on_state_reply(from, m, out),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, out: &mut Out) {
+        match timer {
+            Timer::Batch => {
+                self.batch_timer_set = false;
+                self.batch_timer_fired = true;
+                self.try_propose(out);
+            }
+            Timer::Tick => self.on_tick(out),
+            Timer::ViewChange(v) => {
+                if self.in_view_change && self.view == v {
+                    self.failed_views += 1;
+                    self.start_view_change(v + 1, out);
+                }
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, sequence: u64, snapshot: Vec<u8>, out: &mut Out) {
+        self.take_checkpoint(sequence, snapshot, out);
+    }
+
+    fn last_delivered(&self) -> u64 {
+        self.last_executed
+    }
+
+    fn stats(&self) -> ConsensusStats {
+        self.stats
+    }
+}

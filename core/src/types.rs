@@ -1,0 +1,120 @@
+//! Identifiers of shards and replicas, and the opaque command that consensus orders.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::crypto::{Digest, sha256};
+
+/// Index of a shard, `0..num_shards`. Objects map to shards by `int(id, 16) mod num_shards`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ShardId(pub u32);
+
+/// Index of a replica inside its shard, `0..n`. Consensus protocols only know this index:
+/// a shard's consensus never talks to another shard.
+pub type ReplicaIndex = u32;
+
+/// A replica's global identity: its shard and its index in that shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ReplicaId {
+    /// The shard the replica belongs to.
+    pub shard: ShardId,
+    /// The replica's index inside the shard.
+    pub index: ReplicaIndex,
+}
+
+impl fmt::Display for ShardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}r{}", self.shard, self.index)
+    }
+}
+
+/// An opaque command for a shard's consensus to order. Consensus never looks inside; the
+/// replica above it (S-BAC) gives it meaning. Two commands with the same bytes are the same
+/// command: consensus orders it once.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Command(#[serde(with = "serde_bytes_vec")] pub Vec<u8>);
+
+impl Command {
+    /// Wrap raw bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Command(bytes.into())
+    }
+    /// The bytes of the command.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// The SHA-256 of the command's bytes: its identity for deduplication.
+    pub fn digest(&self) -> Digest {
+        sha256(&self.0)
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(&self.0) {
+            Ok(s) if s.len() <= 32 => write!(f, "Command({s:?})"),
+            _ => write!(f, "Command({} bytes, {})", self.0.len(), self.digest().short()),
+        }
+    }
+}
+
+/// Serialise a `Vec<u8>` as a byte string (compact in postcard, unlike a sequence of u8).
+mod serde_bytes_vec {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(b) = a.next_element()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_roundtrips_through_postcard_compactly() {
+        let c = Command::new(vec![7u8; 100]);
+        let bytes = postcard::to_allocvec(&c).unwrap();
+        assert_eq!(bytes.len(), 101, "one length byte and the payload");
+        let back: Command = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn replica_id_displays_shard_and_index() {
+        assert_eq!(ReplicaId { shard: ShardId(1), index: 3 }.to_string(), "s1r3");
+    }
+}
