@@ -100,10 +100,11 @@ impl Pbft {
 
     /// A peer says how far it is: send what it misses.
     pub(crate) fn on_status(&mut self, from: ReplicaIndex, st: Status, out: &mut Out) {
-        if let Some(nv) = &self.last_new_view {
-            if nv.view > st.view && !self.in_view_change {
-                out.send(from, Message::NewView(nv.clone()));
-            }
+        if let Some(nv) = &self.last_new_view
+            && nv.view > st.view
+            && !self.in_view_change
+        {
+            out.send(from, Message::NewView(nv.clone()));
         }
         if st.last_executed >= self.last_executed {
             if st.last_executed > self.last_executed {

@@ -301,7 +301,12 @@ impl ViewChange {
         if !key.verify(domain::VIEW_CHANGE, &claims, &self.signature) {
             return Err(Invalid::Signature("view-change"));
         }
-        verify_checkpoint_proof(committee, self.stable_seq, self.stable_state, &self.checkpoint_proof)?;
+        verify_checkpoint_proof(
+            committee,
+            self.stable_seq,
+            self.stable_state,
+            &self.checkpoint_proof,
+        )?;
         let mut last = self.stable_seq;
         for p in &self.prepared {
             let pp = &p.pre_prepare;
@@ -408,7 +413,13 @@ impl ProtocolMessage for Message {
         match self {
             Message::Request(b) => format!("({} commands)", b.len()),
             Message::PrePrepare(m) => {
-                format!("v={} n={} d={} ({} commands)", m.view, m.seq, m.digest.short(), m.batch.len())
+                format!(
+                    "v={} n={} d={} ({} commands)",
+                    m.view,
+                    m.seq,
+                    m.digest.short(),
+                    m.batch.len()
+                )
             }
             Message::Prepare(m) => format!("v={} n={} d={}", m.view, m.seq, m.digest.short()),
             Message::Commit(m) => format!("v={} n={} d={}", m.view, m.seq, m.digest.short()),

@@ -244,7 +244,7 @@ impl Pbft {
         self.expire_recent(seq);
         self.last_executed = seq;
         out.deliver(seq, delivered);
-        if seq % self.cfg.checkpoint_interval == 0 {
+        if seq.is_multiple_of(self.cfg.checkpoint_interval) {
             self.snapshot_dedup.insert(seq, self.recent.iter().cloned().collect());
             out.push(Action::TakeSnapshot { sequence: seq });
         }

@@ -13,7 +13,9 @@ use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::config::PbftConfig;
 use crate::error::{Invalid, PbftError};
-use crate::message::{Checkpoint, Message, NewView, PrePrepare, Prepare, PreparedProof, ViewChange, primary};
+use crate::message::{
+    Checkpoint, Message, NewView, PrePrepare, Prepare, PreparedProof, ViewChange, primary,
+};
 
 /// PBFT's timers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -119,11 +121,14 @@ pub struct Pbft {
     /// Normal-case messages of a view this replica has not entered yet.
     pub(crate) future: Vec<(ReplicaIndex, Message)>,
     /// Catch-up votes: sequence -> digest -> (senders, batch).
-    pub(crate) decided_votes: BTreeMap<u64, HashMap<Digest, (Vec<ReplicaIndex>, Vec<Command>)>>,
+    pub(crate) decided_votes: BTreeMap<u64, HashMap<Digest, DecidedVotes>>,
     pub(crate) stats: ConsensusStats,
     /// Why the last invalid message was dropped (for tests and logs).
     pub(crate) last_invalid: Option<Invalid>,
 }
+
+/// Replicas that vouched for one decided batch during catch-up, and the batch.
+pub(crate) type DecidedVotes = (Vec<ReplicaIndex>, Vec<Command>);
 
 /// Most messages of future views kept until the view is entered.
 pub(crate) const MAX_FUTURE: usize = 8192;
@@ -333,7 +338,10 @@ impl Consensus for Pbft {
         match msg {
             Message::Request(batch) => {
                 if batch.len() > self.cfg.max_batch {
-                    self.invalid(Invalid::BatchTooLarge { len: batch.len(), max: self.cfg.max_batch });
+                    self.invalid(Invalid::BatchTooLarge {
+                        len: batch.len(),
+                        max: self.cfg.max_batch,
+                    });
                     return;
                 }
                 for c in batch {

@@ -18,7 +18,9 @@ use chainspace_core::crypto::Digest;
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::error::Invalid;
-use crate::message::{Checkpoint, Message, NewView, PrePrepare, PreparedProof, ViewChange, primary};
+use crate::message::{
+    Checkpoint, Message, NewView, PrePrepare, PreparedProof, ViewChange, primary,
+};
 use crate::replica::{Out, Pbft, Slot, Stable, Timer};
 
 /// What a quorum of view changes determines: the stable checkpoint to start from and
@@ -212,7 +214,11 @@ impl Pbft {
         // The new view starts from scratch above the checkpoint; certificates and
         // decisions are kept.
         for slot in self.slots.values_mut() {
-            *slot = Slot { prepared: slot.prepared.take(), decided: slot.decided.take(), ..Slot::default() };
+            *slot = Slot {
+                prepared: slot.prepared.take(),
+                decided: slot.decided.take(),
+                ..Slot::default()
+            };
         }
         self.in_flight.clear();
         let max_s = derived.batches.last().map_or(derived.stable_seq, |(s, _)| *s);

@@ -2,13 +2,19 @@
 //!
 //! Each scenario of `chainspace_core::sim::conformance::standard_scenarios` is checked for
 //! agreement, total order without duplicates, validity and liveness after faults heal.
+//! On top, each test checks that the scenario exercised what it is named after (a view
+//! change happened, a snapshot was installed), so a fault that silently stopped being
+//! injected would fail the test rather than make it pass trivially.
 
 mod common;
 
-use chainspace_core::sim::conformance::{Scenario, run_seeds, standard_scenarios};
+use chainspace_core::consensus::Consensus;
+use chainspace_core::sim::Simulation;
+use chainspace_core::sim::conformance::{Scenario, run_seeds_with, standard_scenarios};
 use common::PbftSubject;
+use consensus_pbft::Pbft;
 
-/// Seeds per scenario. CI runs at least 200; `PBFT_SEEDS` raises it for soak runs.
+/// Seeds per scenario. CI runs 200; `PBFT_SEEDS` changes it (e.g. for soak runs).
 fn seeds() -> std::ops::Range<u64> {
     let n = std::env::var("PBFT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     0..n
@@ -21,52 +27,79 @@ fn scenario(name: &str, n: usize) -> Scenario {
         .unwrap_or_else(|| panic!("no scenario {name}"))
 }
 
-fn run(name: &str) {
+/// Run a scenario over all seeds; `inspect` gets each run and counts what it saw.
+fn run(
+    name: &str,
+    n: usize,
+    mut inspect: impl FnMut(&Simulation<Pbft>, &Scenario) -> bool,
+) -> (u64, u64) {
     let subject = PbftSubject::default();
-    let s = scenario(name, 4);
-    let count = run_seeds(&subject, &s, seeds()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(count >= 1);
+    let s = scenario(name, n);
+    let mut seen = 0;
+    let count = run_seeds_with(&subject, &s, seeds(), |sim, _| {
+        if inspect(sim, &s) {
+            seen += 1;
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    (count as u64, seen)
+}
+
+fn view_changes(sim: &Simulation<Pbft>, s: &Scenario) -> bool {
+    s.correct().iter().all(|&r| sim.consensus(r).stats().view_changes >= 1)
 }
 
 #[test]
 fn all_correct() {
-    run("all correct");
+    let (runs, vc) = run("all correct", 4, view_changes);
+    assert_eq!(vc, 0, "no view change without a fault ({runs} runs)");
 }
 
 #[test]
 fn leader_crashes_mid_batch() {
-    run("leader crashes mid-batch");
+    let (runs, vc) = run("leader crashes mid-batch", 4, view_changes);
+    assert_eq!(vc, runs, "every run must replace the crashed leader");
 }
 
 #[test]
 fn one_replica_silent() {
-    run("one replica silent");
+    run("one replica silent", 4, |_, _| true);
 }
 
 #[test]
 fn equivocating_leader() {
-    run("equivocating leader");
+    let (runs, seen) = run("equivocating leader", 4, |sim, s| {
+        view_changes(sim, s)
+            || s.correct().iter().any(|&r| sim.consensus(r).stats().invalid_messages > 0)
+    });
+    assert_eq!(seen, runs, "equivocation must be noticed: a view change or rejected messages");
 }
 
 #[test]
 fn leader_partitioned_then_healed() {
-    run("leader partitioned, then healed");
+    let (runs, vc) = run("leader partitioned, then healed", 4, |sim, _| {
+        (1..4).all(|r| sim.consensus(r).stats().view_changes >= 1)
+    });
+    assert_eq!(vc, runs, "the replicas cut off from the leader must change view");
 }
 
 #[test]
 fn ten_percent_message_loss() {
-    run("10% message loss");
+    run("10% message loss", 4, |_, _| true);
 }
 
 #[test]
 fn replica_restarts_from_nothing() {
-    run("replica restarts from nothing");
+    let (runs, installs) = run("replica restarts from nothing", 4, |sim, _| {
+        sim.consensus(1).stats().snapshots_installed >= 1
+    });
+    assert!(installs * 2 >= runs, "most runs must catch up through a snapshot: {installs}/{runs}");
 }
 
 /// Seven replicas (f = 2) with the leader crashed: quorums of five.
 #[test]
 fn seven_replicas_leader_crash() {
-    let subject = PbftSubject::default();
-    let s = scenario("leader crashes mid-batch", 7);
-    run_seeds(&subject, &s, seeds().take(50)).unwrap_or_else(|e| panic!("{e}"));
+    let (runs, vc) = run("leader crashes mid-batch", 7, view_changes);
+    assert_eq!(vc, runs);
 }

@@ -191,17 +191,30 @@ fn shortest_scientific(x: f64) -> String {
     shortest
 }
 
+/// The longest integer Python 3.11+ converts from or to text by default
+/// (`sys.get_int_max_str_digits()`): a Python client or checker cannot handle more.
+pub const PYTHON_INT_MAX_DIGITS: usize = 4300;
+
 /// A copy of `v` in which every number is replaced by its canonical text, so the value
 /// holds exactly what Python holds after `json.loads` (`1E5` becomes `100000.0`, `-0`
 /// becomes `0`). Two values then compare equal exactly when their canonical JSON does.
 ///
-/// A float literal too large for a double is rejected: Python would turn it into
+/// An integer of more than [`PYTHON_INT_MAX_DIGITS`] digits is rejected, as Python's
+/// `json` rejects it. A float literal too large for a double is rejected: Python would turn it into
 /// `Infinity`, which is not JSON, so neither a checker nor the wire could carry it.
 /// `path` names `v` in the error (e.g. `transaction.parameters[3]`).
 pub fn to_canonical_value(v: &Value, path: &str) -> Result<Value, Error> {
     Ok(match v {
         Value::Number(n) => {
             let text = canonical_number(n);
+            if text.trim_start_matches('-').len() > PYTHON_INT_MAX_DIGITS {
+                return Err(Error::InvalidJson {
+                    path: path.to_string(),
+                    reason: format!(
+                        "integer of more than {PYTHON_INT_MAX_DIGITS} digits (Python's json refuses it)"
+                    ),
+                });
+            }
             if text.ends_with("Infinity") || text == "NaN" {
                 return Err(Error::InvalidJson {
                     path: path.to_string(),
@@ -376,6 +389,13 @@ mod tests {
         let c = to_canonical_value(&v, "p").expect("finite");
         assert_eq!(c, serde_json::from_str::<Value>(r#"{"a":[100000.0,0,2.5]}"#).expect("json"));
         assert_eq!(to_canonical_string(&c), to_canonical_string(&v));
+
+        let long = format!("[-{}]", "9".repeat(PYTHON_INT_MAX_DIGITS + 1));
+        let v: Value = serde_json::from_str(&long).expect("test JSON");
+        assert!(to_canonical_value(&v, "p").is_err());
+        let ok = format!("[-{}]", "9".repeat(PYTHON_INT_MAX_DIGITS));
+        let v: Value = serde_json::from_str(&ok).expect("test JSON");
+        assert!(to_canonical_value(&v, "p").is_ok());
 
         let v: Value = serde_json::from_str(r#"{"a b":[0,1e400]}"#).expect("test JSON");
         match to_canonical_value(&v, "p") {

@@ -236,6 +236,7 @@ impl<'de> Deserialize<'de> for Transaction {
 /// of the inputs and references as the client believes them to be (replicas check them
 /// against their own store; the original took them on trust).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TransactionRequest {
     /// The transaction to process.
     pub transaction: Transaction,

@@ -124,12 +124,19 @@ impl Scenario {
 pub fn standard_scenarios(n: usize, leader: ReplicaIndex) -> Vec<Scenario> {
     let ms = Duration::from_millis;
     let other = (leader + 1) % n as ReplicaIndex;
+    let far = (leader + n as ReplicaIndex - 1) % n as ReplicaIndex;
     let base = Scenario::all_correct(n);
     vec![
         base.clone(),
         Scenario {
             name: "leader crashes mid-batch",
             crashes: vec![(ms(120), leader)],
+            // One replica hears the leader late, so the crash leaves the replicas at
+            // different points of the last batches: the view change must sort it out.
+            network: NetworkModel {
+                links: [((leader, far), ms(15))].into_iter().collect(),
+                ..NetworkModel::default()
+            },
             ..base.clone()
         },
         Scenario {
@@ -269,19 +276,17 @@ pub fn check<C: Consensus>(
     for &r in &correct {
         let app = sim.app(r);
         for (s, b) in &app.batches {
-            if let Some((r0, b0)) = batches.insert(*s, (r, b)) {
-                if b0 != b {
-                    return Err(ctx(format!(
-                        "agreement: r{r0} and r{r} delivered different n={s}"
-                    )));
-                }
+            if let Some((r0, b0)) = batches.insert(*s, (r, b))
+                && b0 != b
+            {
+                return Err(ctx(format!("agreement: r{r0} and r{r} delivered different n={s}")));
             }
         }
         for (s, d) in &app.chain {
-            if let Some((r0, d0)) = chains.insert(*s, (r, *d)) {
-                if d0 != *d {
-                    return Err(ctx(format!("agreement: r{r0} and r{r} differ in state at n={s}")));
-                }
+            if let Some((r0, d0)) = chains.insert(*s, (r, *d))
+                && d0 != *d
+            {
+                return Err(ctx(format!("agreement: r{r0} and r{r} differ in state at n={s}")));
             }
         }
     }
@@ -316,10 +321,22 @@ pub fn run_seeds<S: Subject>(
     scenario: &Scenario,
     seeds: impl IntoIterator<Item = u64>,
 ) -> Result<usize, String> {
+    run_seeds_with(subject, scenario, seeds, |_, _| Ok(()))
+}
+
+/// Like [`run_seeds`], and also hands every finished run to `inspect`, for checks
+/// specific to a protocol or scenario (a view change happened, a snapshot was installed).
+pub fn run_seeds_with<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seeds: impl IntoIterator<Item = u64>,
+    mut inspect: impl FnMut(&Simulation<S::C>, u64) -> Result<(), String>,
+) -> Result<usize, String> {
     let mut count = 0;
     for seed in seeds {
         let sim = run(subject, scenario, seed);
         check(&sim, scenario, seed)?;
+        inspect(&sim, seed).map_err(|e| format!("[{} seed {seed}] {e}", scenario.name))?;
         count += 1;
     }
     Ok(count)
