@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::message::{
-    Checkpoint, Decided, Message, StateReply, Status, batch_digest, domain, verify_checkpoint_proof,
+    Checkpoint, Commit, Decided, Message, StateReply, Status, batch_digest, domain,
+    verify_checkpoint_proof,
 };
 use crate::replica::{Out, Pbft, Stable};
 
@@ -106,6 +107,9 @@ impl Pbft {
         {
             out.send(from, Message::NewView(nv.clone()));
         }
+        if st.view == self.view && !self.in_view_change {
+            self.retransmit(from, st.last_executed, out);
+        }
         if st.last_executed >= self.last_executed {
             if st.last_executed > self.last_executed {
                 self.highest_seen = self.highest_seen.max(st.last_executed);
@@ -128,6 +132,27 @@ impl Pbft {
         for seq in start..=end {
             if let Some(batch) = self.executed_batch(seq) {
                 out.send(from, Message::Decided(Decided { seq, batch: batch.clone() }));
+            }
+        }
+    }
+
+    /// Re-send this replica's own normal-case messages of the current view for the
+    /// sequence numbers a peer has not executed. A lost pre-prepare, prepare or commit
+    /// would otherwise stall a sequence number until a view change whenever only a bare
+    /// quorum of replicas is up (PBFT's retransmission, section 5.2 of the TOCS paper).
+    fn retransmit(&mut self, to: ReplicaIndex, executed: u64, out: &mut Out) {
+        let from = executed.max(self.stable.seq) + 1;
+        let is_primary = self.is_primary();
+        for (seq, slot) in self.slots.range(from..) {
+            let Some(pp) = &slot.pre_prepare else { continue };
+            if is_primary {
+                out.send(to, Message::PrePrepare(pp.clone()));
+            } else if let Some(p) = slot.prepares.get(&self.me) {
+                out.send(to, Message::Prepare(p.clone()));
+            }
+            if slot.sent_commit {
+                let commit = Commit { view: self.view, seq: *seq, digest: pp.digest };
+                out.send(to, Message::Commit(commit));
             }
         }
     }

@@ -22,6 +22,9 @@ pub mod network;
 pub mod runner;
 pub mod trace;
 
+#[cfg(test)]
+mod tests;
+
 pub use app::SimApp;
 pub use network::{NetworkModel, Partition};
 pub use runner::{Interceptor, Simulation};
