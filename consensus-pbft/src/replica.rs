@@ -83,6 +83,9 @@ pub struct Pbft {
     pub(crate) in_view_change: bool,
     /// View changes in a row without a working view: scales the view-change timeout.
     pub(crate) failed_views: u32,
+    /// The view whose view-change timer is running, so later view-change messages for
+    /// it do not restart the timer.
+    pub(crate) vc_timer_for: Option<u64>,
     pub(crate) slots: BTreeMap<u64, Slot>,
     pub(crate) last_executed: u64,
     /// The next sequence number the primary assigns.
@@ -155,6 +158,7 @@ impl Pbft {
             view: 0,
             in_view_change: false,
             failed_views: 0,
+            vc_timer_for: None,
             slots: BTreeMap::new(),
             last_executed: 0,
             next_seq: 1,
@@ -283,6 +287,9 @@ impl Pbft {
             } else if age >= t && !self.is_primary() && !self.in_view_change {
                 self.forward_old_requests(out);
             }
+        }
+        if self.in_view_change {
+            self.retransmit_view_change(out);
         }
         let stuck = self.last_executed == self.executed_at_last_tick;
         let behind = self.highest_seen > self.last_executed || oldest_age.is_some_and(|a| a >= 1);

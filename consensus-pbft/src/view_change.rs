@@ -83,8 +83,7 @@ impl Pbft {
         let stable = (self.stable.seq, self.stable.state, self.stable.proof.clone());
         let vc = ViewChange::new(target, stable, prepared, self.me, &self.key);
         out.broadcast(Message::ViewChange(vc.clone()));
-        self.latest_vc.insert(self.me, target);
-        self.view_changes.entry(target).or_default().insert(self.me, vc);
+        self.record_view_change(vc);
         self.view_changes.retain(|v, _| *v >= target);
         self.after_view_change_message(out);
     }
@@ -95,6 +94,13 @@ impl Pbft {
             return;
         }
         if vc.new_view < self.view || (vc.new_view == self.view && !self.in_view_change) {
+            // The sender is still changing to a view this replica already entered (or
+            // passed): the new-view message lets it catch up.
+            if !self.in_view_change
+                && let Some(nv) = &self.last_new_view
+            {
+                out.send(from, Message::NewView(nv.clone()));
+            }
             self.ignore();
             return;
         }
@@ -106,8 +112,7 @@ impl Pbft {
             self.invalid(e);
             return;
         }
-        self.latest_vc.insert(from, vc.new_view);
-        self.view_changes.entry(vc.new_view).or_default().insert(from, vc);
+        self.record_view_change(vc);
         // Join: f + 1 replicas want views above ours, so at least one correct one does.
         let above: Vec<u64> = self
             .latest_vc
@@ -123,6 +128,28 @@ impl Pbft {
         }
     }
 
+    /// View-change messages can be lost like any other: while the view change lasts,
+    /// re-send ours every tick (PBFT retransmits them until the new view is installed).
+    pub(crate) fn retransmit_view_change(&mut self, out: &mut Out) {
+        if let Some(vc) = self.view_changes.get(&self.view).and_then(|m| m.get(&self.me)) {
+            out.broadcast(Message::ViewChange(vc.clone()));
+        }
+    }
+
+    /// Keep only each replica's latest view change: a replica that moved on to a later
+    /// view no longer takes part in earlier ones, and a faulty replica cannot fill memory
+    /// with view changes for ever higher views.
+    fn record_view_change(&mut self, vc: ViewChange) {
+        let (from, view) = (vc.replica, vc.new_view);
+        if let Some(old) = self.latest_vc.insert(from, view)
+            && let Some(m) = self.view_changes.get_mut(&old)
+        {
+            m.remove(&from);
+        }
+        self.view_changes.retain(|_, m| !m.is_empty());
+        self.view_changes.entry(view).or_default().insert(from, vc);
+    }
+
     /// With a quorum of view changes for our target: start the timer, and as the new
     /// primary, announce the new view.
     fn after_view_change_message(&mut self, out: &mut Out) {
@@ -134,8 +161,10 @@ impl Pbft {
         if count < self.quorum() {
             return;
         }
-        let shift = self.failed_views.min(6);
-        out.set_timer(Timer::ViewChange(target), self.cfg.view_change_timeout * (1u32 << shift));
+        if self.vc_timer_for != Some(target) {
+            self.vc_timer_for = Some(target);
+            out.set_timer(Timer::ViewChange(target), self.view_change_timeout());
+        }
         if primary(target, self.n()) != self.me {
             return;
         }

@@ -103,3 +103,30 @@ fn seven_replicas_leader_crash() {
     let (runs, vc) = run("leader crashes mid-batch", 7, view_changes);
     assert_eq!(vc, runs);
 }
+
+/// Everything at once: loss, duplication, reordering, the leader cut off for a while,
+/// and another replica restarting from nothing.
+#[test]
+fn combined_faults() {
+    use chainspace_core::sim::{NetworkModel, Partition};
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    let base = scenario("all correct", 4);
+    let s = Scenario {
+        name: "combined faults",
+        network: NetworkModel {
+            drop_rate: 0.05,
+            duplicate_rate: 0.05,
+            reorder_rate: 0.1,
+            ..NetworkModel::default()
+        },
+        partitions: vec![Partition::isolate(0, ms(80), ms(500))],
+        crashes: vec![(ms(30), 2)],
+        restarts: vec![(ms(350), 2, true)],
+        propose_until: ms(700),
+        commands: 100,
+        ..base
+    };
+    run_seeds_with(&PbftSubject::default(), &s, seeds(), |_, _| Ok(()))
+        .unwrap_or_else(|e| panic!("{e}"));
+}

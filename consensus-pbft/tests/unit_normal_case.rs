@@ -62,7 +62,10 @@ fn backup_broadcasts_one_signed_prepare_for_a_valid_pre_prepare() {
 fn backup_commits_with_pre_prepare_and_quorum_minus_one_prepares() {
     let (mut r, k) = setup(1);
     let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
-    assert_eq!(recv(&mut r, 0, pp_msg(&pp)), vec![bcast(Message::Prepare(prepare_for(&k, &pp, 1)))]);
+    assert_eq!(
+        recv(&mut r, 0, pp_msg(&pp)),
+        vec![bcast(Message::Prepare(prepare_for(&k, &pp, 1)))]
+    );
     // Its own prepare and replica 2's make quorum - 1 = 2: prepared, so it commits.
     let acts = recv(&mut r, 2, Message::Prepare(prepare_for(&k, &pp, 2)));
     assert_eq!(acts, vec![bcast(Message::Commit(commit_for(&pp)))]);
@@ -131,10 +134,7 @@ fn commits_before_prepared_wait_for_this_replica_to_prepare() {
     assert_eq!(recv(&mut r, 3, Message::Commit(commit_for(&pp))), vec![]);
     // Prepared now: commit, and with the two commits already in, deliver at once.
     let acts = recv(&mut r, 2, Message::Prepare(prepare_for(&k, &pp, 2)));
-    assert_eq!(
-        acts,
-        vec![bcast(Message::Commit(commit_for(&pp))), delivered(1, vec![cmd("a")])]
-    );
+    assert_eq!(acts, vec![bcast(Message::Commit(commit_for(&pp))), delivered(1, vec![cmd("a")])]);
 }
 
 #[test]
@@ -155,7 +155,10 @@ fn execution_waits_for_earlier_sequence_numbers() {
     let pp1 = pre_prepare(&k, 0, 1, vec![cmd("one")]);
     let pp2 = pre_prepare(&k, 0, 2, vec![cmd("two")]);
     // Sequence 2 commits first: nothing is delivered.
-    assert_eq!(recv(&mut r, 0, pp_msg(&pp2)), vec![bcast(Message::Prepare(prepare_for(&k, &pp2, 1)))]);
+    assert_eq!(
+        recv(&mut r, 0, pp_msg(&pp2)),
+        vec![bcast(Message::Prepare(prepare_for(&k, &pp2, 1)))]
+    );
     assert_eq!(
         recv(&mut r, 2, Message::Prepare(prepare_for(&k, &pp2, 2))),
         vec![bcast(Message::Commit(commit_for(&pp2)))]
@@ -176,7 +179,10 @@ fn execution_waits_for_earlier_sequence_numbers() {
 fn primary_proposes_at_once_when_nothing_is_in_flight() {
     let (mut r, k) = setup(0);
     let acts = submit(&mut r, cmd("a"));
-    assert_eq!(acts, vec![bcast(Message::PrePrepare(PrePrepare::new(0, 1, vec![cmd("a")], &k[0])))]);
+    assert_eq!(
+        acts,
+        vec![bcast(Message::PrePrepare(PrePrepare::new(0, 1, vec![cmd("a")], &k[0])))]
+    );
 }
 
 #[test]
@@ -275,7 +281,10 @@ fn pipelining_stops_at_max_in_flight_and_resumes_on_execution() {
 #[test]
 fn duplicate_submission_of_a_pending_command_does_nothing() {
     let (mut r, k) = setup(0);
-    assert_eq!(submit(&mut r, cmd("a")), vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("a")])))]);
+    assert_eq!(
+        submit(&mut r, cmd("a")),
+        vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("a")])))]
+    );
     assert_eq!(submit(&mut r, cmd("a")), vec![]);
     assert_eq!(r.pending_len(), 1);
     // Also when it is forwarded by a backup.
@@ -299,7 +308,10 @@ fn submission_of_a_recently_delivered_command_does_nothing() {
     assert_eq!(submit(&mut r, cmd("a")), vec![]);
     assert_eq!(r.pending_len(), 0);
     // A new command is proposed as the next sequence number.
-    assert_eq!(submit(&mut r, cmd("b")), vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("b")])))]);
+    assert_eq!(
+        submit(&mut r, cmd("b")),
+        vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("b")])))]
+    );
 }
 
 #[test]
@@ -344,7 +356,10 @@ fn seven_replicas_need_quorums_of_five() {
     let k = test_keys(n);
     let mut r = replica(&cfg, n, 3);
     let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
-    assert_eq!(recv(&mut r, 0, pp_msg(&pp)), vec![bcast(Message::Prepare(prepare_for(&k, &pp, 3)))]);
+    assert_eq!(
+        recv(&mut r, 0, pp_msg(&pp)),
+        vec![bcast(Message::Prepare(prepare_for(&k, &pp, 3)))]
+    );
     // Own prepare + 3 others = 4 = quorum - 1.
     for b in [1, 2] {
         assert_eq!(recv(&mut r, b, Message::Prepare(prepare_for(&k, &pp, b))), vec![]);
@@ -357,6 +372,9 @@ fn seven_replicas_need_quorums_of_five() {
     for c in [0, 1, 2] {
         assert_eq!(recv(&mut r, c, Message::Commit(commit_for(&pp))), vec![]);
     }
-    assert_eq!(recv(&mut r, 6, Message::Commit(commit_for(&pp))), vec![delivered(1, vec![cmd("a")])]);
+    assert_eq!(
+        recv(&mut r, 6, Message::Commit(commit_for(&pp))),
+        vec![delivered(1, vec![cmd("a")])]
+    );
     assert_eq!(r.stats().invalid_messages, 0);
 }
