@@ -28,7 +28,7 @@ fn order(max_batch: usize, commands: usize) -> u64 {
         bytes.resize(64, b'.');
         let c = Command::new(bytes);
         for r in 0..N as u32 {
-            sim.propose_at(Duration::ZERO, r, c.clone());
+            sim.propose_now(r, c.clone());
         }
     }
     let total = commands as u64;

@@ -98,9 +98,8 @@ fn main() -> ExitCode {
         args.loss * 100.0
     );
     let mut ok = true;
-    for shard in 0..args.shards as usize {
-        let sc = committee.shards[shard].clone();
-        let ks = keys[shard].clone();
+    for (shard, (sc, ks)) in committee.shards.iter().zip(&keys).enumerate() {
+        let (sc, ks) = (sc.clone(), ks.clone());
         let c = cfg.clone();
         let network = NetworkModel { drop_rate: args.loss, ..NetworkModel::default() };
         let seed = args.seed.wrapping_add(shard as u64);

@@ -187,7 +187,9 @@ impl Pbft {
 
     /// A peer's stable checkpoint with its snapshot: install it if it is ahead of us.
     pub(crate) fn on_state_reply(&mut self, _from: ReplicaIndex, r: StateReply, out: &mut Out) {
-        if r.seq <= self.last_executed {
+        // Only forward: never behind what this replica executed, nor below a stable
+        // checkpoint it already knows of (say, from a new-view message).
+        if r.seq <= self.last_executed || r.seq < self.stable.seq {
             self.ignore();
             return;
         }

@@ -216,7 +216,9 @@ impl Pbft {
         let mut progressed = false;
         loop {
             let seq = self.last_executed + 1;
-            let Some(batch) = self.slots.get(&seq).and_then(|s| s.decided.clone()) else { break };
+            let Some(batch) = self.slots.get(&seq).and_then(|s| s.decided.clone()) else {
+                break;
+            };
             self.execute(seq, batch, out);
             progressed = true;
         }

@@ -4,11 +4,11 @@
 //! checkpoints and catch-up in [`crate::checkpoint`]; this file holds the state they
 //! share, client requests, the housekeeping tick, and the [`Consensus`] implementation.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
-use chainspace_core::crypto::{Digest, Keypair};
+use chainspace_core::crypto::{Digest, DigestMap, DigestSet, Keypair};
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::config::PbftConfig;
@@ -98,18 +98,18 @@ pub struct Pbft {
     /// The dedup state captured when a checkpoint's sequence number was executed, waiting
     /// for the application's snapshot.
     pub(crate) snapshot_dedup: BTreeMap<u64, Vec<(u64, Vec<Digest>)>>,
-    pub(crate) pending: HashMap<Digest, PendingRequest>,
+    pub(crate) pending: DigestMap<PendingRequest>,
     pub(crate) pending_order: BTreeMap<u64, Digest>,
     pub(crate) next_order: u64,
     /// The primary's queue of requests not yet in a pre-prepare of this view.
     pub(crate) queue: VecDeque<Digest>,
     /// Requests in a pre-prepare of this view that is not executed yet.
-    pub(crate) in_flight: HashSet<Digest>,
+    pub(crate) in_flight: DigestSet,
     pub(crate) batch_timer_set: bool,
     pub(crate) batch_timer_fired: bool,
     /// Commands delivered in the last `dedup_window` sequence numbers.
     pub(crate) recent: VecDeque<(u64, Vec<Digest>)>,
-    pub(crate) recent_set: HashMap<Digest, u64>,
+    pub(crate) recent_set: DigestMap<u64>,
     pub(crate) tick: u64,
     /// `last_executed` at the previous tick: no progress since means we may be stuck.
     pub(crate) executed_at_last_tick: u64,
@@ -166,15 +166,15 @@ impl Pbft {
             checkpoints: BTreeMap::new(),
             own_snapshots: BTreeMap::new(),
             snapshot_dedup: BTreeMap::new(),
-            pending: HashMap::new(),
+            pending: DigestMap::default(),
             pending_order: BTreeMap::new(),
             next_order: 0,
             queue: VecDeque::new(),
-            in_flight: HashSet::new(),
+            in_flight: DigestSet::default(),
             batch_timer_set: false,
             batch_timer_fired: false,
             recent: VecDeque::new(),
-            recent_set: HashMap::new(),
+            recent_set: DigestMap::default(),
             tick: 0,
             executed_at_last_tick: 0,
             highest_seen: 0,
@@ -241,8 +241,9 @@ impl Pbft {
         self.stats.ignored_messages += 1;
     }
 
-    /// Take a client request (from a client, or forwarded by a backup).
-    pub(crate) fn add_request(&mut self, command: Command, out: &mut Out) {
+    /// Take a client request (from a client, or forwarded by a backup); the caller then
+    /// lets the primary propose (once for a whole forwarded batch).
+    pub(crate) fn add_request(&mut self, command: Command) {
         let d = command.digest();
         if self.recent_set.contains_key(&d) || self.pending.contains_key(&d) {
             return;
@@ -258,7 +259,6 @@ impl Pbft {
         self.pending_order.insert(order, d);
         if self.is_primary() && !self.in_view_change {
             self.queue.push_back(d);
-            self.try_propose(out);
         }
     }
 
@@ -275,6 +275,11 @@ impl Pbft {
         self.tick += 1;
         out.set_timer(Timer::Tick, self.cfg.tick);
         let t = self.cfg.request_timeout_ticks;
+        // Retransmit only a view change already under way: one started by this tick was
+        // just broadcast.
+        if self.in_view_change {
+            self.retransmit_view_change(out);
+        }
         let oldest_age = self
             .pending_order
             .values()
@@ -288,13 +293,14 @@ impl Pbft {
                 self.forward_old_requests(out);
             }
         }
-        if self.in_view_change {
-            self.retransmit_view_change(out);
-        }
         let stuck = self.last_executed == self.executed_at_last_tick;
         let behind = self.highest_seen > self.last_executed || oldest_age.is_some_and(|a| a >= 1);
         if stuck && behind {
             self.send_status(out);
+            // The evidence of being behind is used up: a replica that really is behind
+            // keeps hearing of higher sequence numbers (or its requests keep waiting),
+            // while one stray message cannot make it ask forever.
+            self.highest_seen = self.last_executed;
         }
         self.executed_at_last_tick = self.last_executed;
     }
@@ -334,7 +340,8 @@ impl Consensus for Pbft {
     }
 
     fn propose(&mut self, command: Command, out: &mut Out) {
-        self.add_request(command, out);
+        self.add_request(command);
+        self.try_propose(out);
     }
 
     fn on_message(&mut self, from: ReplicaIndex, msg: Message, out: &mut Out) {
@@ -352,8 +359,9 @@ impl Consensus for Pbft {
                     return;
                 }
                 for c in batch {
-                    self.add_request(c, out);
+                    self.add_request(c);
                 }
+                self.try_propose(out);
             }
             Message::PrePrepare(m) => self.on_pre_prepare(from, m, out),
             Message::Prepare(m) => self.on_prepare(from, m, out),

@@ -184,6 +184,11 @@ impl Pbft {
     pub(crate) fn on_new_view(&mut self, _from: ReplicaIndex, nv: NewView, out: &mut Out) {
         // Accepted from anyone: a new-view message proves itself (signed view changes,
         // pre-prepares signed by the new primary), so peers may relay it to laggards.
+        // A relay could pass on one derived from another quorum of view changes than
+        // the primary used; that is still safe: any quorum carries every batch that may
+        // have committed, and every pre-prepare must still bear the primary's signature,
+        // so at worst the replica waits for pre-prepares that never come, and catches up
+        // from its peers.
         if nv.view < self.view || (nv.view == self.view && !self.in_view_change) {
             self.ignore();
             return;

@@ -54,6 +54,15 @@ fn view_changes(sim: &Simulation<Pbft>, s: &Scenario) -> bool {
 fn all_correct() {
     let (runs, vc) = run("all correct", 4, view_changes);
     assert_eq!(vc, 0, "no view change without a fault ({runs} runs)");
+    // Checkpoints stabilise and the log is garbage-collected behind them.
+    let window = common::sim_config().window as usize;
+    let (_, collected) = run("all correct", 4, |sim, _| {
+        (0..4).all(|r| {
+            let c = sim.consensus(r);
+            c.stable_checkpoint() >= 8 && c.log_len() <= window
+        })
+    });
+    assert_eq!(collected, runs, "every run reaches a stable checkpoint and trims its log");
 }
 
 #[test]

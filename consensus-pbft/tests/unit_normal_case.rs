@@ -378,3 +378,15 @@ fn seven_replicas_need_quorums_of_five() {
     );
     assert_eq!(r.stats().invalid_messages, 0);
 }
+
+/// Requests forwarded together reach an idle primary together: one pre-prepare with
+/// all of them, not one with the first and the rest after the batch timeout.
+#[test]
+fn a_forwarded_batch_is_proposed_whole_by_an_idle_primary() {
+    let cfg = sim_config();
+    let k = test_keys(4);
+    let mut p = replica(&cfg, 4, 0);
+    let batch = cmds("fwd", 3);
+    let acts = recv(&mut p, 2, Message::Request(batch.clone()));
+    assert_eq!(acts, vec![bcast(Message::PrePrepare(pre_prepare(&k, 0, 1, batch)))]);
+}

@@ -237,9 +237,55 @@ mod tests {
     }
 
     #[test]
+    fn digest_maps_find_what_they_hold() {
+        let mut m: DigestMap<u32> = DigestMap::default();
+        for i in 0..1000u32 {
+            m.insert(sha256(&i.to_le_bytes()), i);
+        }
+        for i in 0..1000u32 {
+            assert_eq!(m.get(&sha256(&i.to_le_bytes())), Some(&i));
+        }
+        assert_eq!(m.len(), 1000);
+    }
+
+    #[test]
     fn signature_roundtrips_through_postcard() {
         let s = Keypair::from_label("x").sign(b"d", b"m");
         let bytes = postcard::to_allocvec(&s).unwrap();
         assert_eq!(postcard::from_bytes::<Signature>(&bytes).unwrap(), s);
     }
 }
+
+/// A hasher for maps keyed by [`Digest`] (or by a command, which hashes as its digest).
+///
+/// A SHA-256 digest is already uniformly distributed, so hashing it again with SipHash
+/// (the std default, built to resist chosen keys) is wasted work on the hottest paths of
+/// the protocols; this hasher takes eight bytes of it. An attacker cannot choose digests
+/// that collide in a table without breaking SHA-256 preimage resistance on 64 bits,
+/// which is far beyond a flooding attack's budget.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // A digest arrives as one 32-byte write; fold anything else in so the hasher
+        // stays correct (if slower) for other keys.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+}
+
+/// Builds [`DigestHasher`]s.
+pub type DigestBuildHasher = std::hash::BuildHasherDefault<DigestHasher>;
+
+/// A `HashMap` keyed by digests, with [`DigestHasher`].
+pub type DigestMap<V> = std::collections::HashMap<Digest, V, DigestBuildHasher>;
+
+/// A `HashSet` of digests, with [`DigestHasher`].
+pub type DigestSet = std::collections::HashSet<Digest, DigestBuildHasher>;

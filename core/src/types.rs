@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::crypto::{Digest, sha256};
 
@@ -37,34 +38,88 @@ impl fmt::Display for ReplicaId {
 /// An opaque command for a shard's consensus to order. Consensus never looks inside; the
 /// replica above it (S-BAC) gives it meaning. Two commands with the same bytes are the same
 /// command: consensus orders it once.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Command(#[serde(with = "serde_bytes_vec")] pub Vec<u8>);
+///
+/// The bytes are shared (`Arc`), so the many copies a batch goes through (pending queue,
+/// pre-prepare, log, delivery) cost a reference count, not an allocation; and the digest
+/// is computed once, when the command is made or decoded, since every protocol step keys
+/// on it. Equality and hashing go by the digest (SHA-256: equal digests mean equal bytes).
+#[derive(Clone)]
+pub struct Command {
+    bytes: Arc<[u8]>,
+    digest: Digest,
+}
 
 impl Command {
     /// Wrap raw bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Command(bytes.into())
+        let bytes: Vec<u8> = bytes.into();
+        let digest = sha256(&bytes);
+        Command { bytes: bytes.into(), digest }
     }
     /// The bytes of the command.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// Whether the command has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
     }
     /// The SHA-256 of the command's bytes: its identity for deduplication.
     pub fn digest(&self) -> Digest {
-        sha256(&self.0)
+        self.digest
+    }
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+impl Eq for Command {}
+
+impl std::hash::Hash for Command {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.digest.hash(state);
+    }
+}
+
+impl PartialOrd for Command {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Command {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl Serialize for Command {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes_vec::serialize(&self.bytes, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_bytes_vec::deserialize(d).map(Command::new)
     }
 }
 
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match std::str::from_utf8(&self.0) {
+        match std::str::from_utf8(&self.bytes) {
             Ok(s) if s.len() <= 32 => write!(f, "Command({s:?})"),
-            _ => write!(f, "Command({} bytes, {})", self.0.len(), self.digest().short()),
+            _ => write!(f, "Command({} bytes, {})", self.bytes.len(), self.digest.short()),
         }
     }
 }
 
-/// Serialise a `Vec<u8>` as a byte string (compact in postcard, unlike a sequence of u8).
+/// Serialise bytes as a byte string (compact in postcard, unlike a sequence of u8).
 mod serde_bytes_vec {
     use serde::{Deserializer, Serializer};
 
@@ -111,6 +166,17 @@ mod tests {
         assert_eq!(bytes.len(), 101, "one length byte and the payload");
         let back: Command = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, c);
+        assert_eq!(back.digest(), c.digest());
+        assert_eq!(back.as_bytes(), c.as_bytes());
+    }
+
+    #[test]
+    fn commands_are_equal_exactly_when_their_bytes_are() {
+        let a = Command::new(b"a".to_vec());
+        assert_eq!(a, Command::new(b"a".to_vec()));
+        assert_ne!(a, Command::new(b"b".to_vec()));
+        assert_eq!(a.digest(), crate::crypto::sha256(b"a"));
+        assert!(a < Command::new(b"b".to_vec()));
     }
 
     #[test]

@@ -160,3 +160,16 @@ fn loss_and_duplication_are_seeded() {
         100 - lost
     );
 }
+
+#[test]
+fn propose_now_acts_at_once_and_skips_crashed_replicas() {
+    let mut sim = toy_sim(1, NetworkModel::fixed(Duration::from_millis(1)));
+    sim.propose_now(0, cmd(1));
+    assert_eq!(sim.app(0).last(), 1, "the sequencer delivered without any event run");
+    sim.run_until(Duration::from_millis(2));
+    assert_eq!(sim.app(1).last(), 1);
+    sim.crash_at(Duration::from_millis(3), 0);
+    sim.run_until(Duration::from_millis(4));
+    sim.propose_now(0, cmd(2));
+    assert_eq!(sim.app(0).last(), 1, "a crashed replica takes no proposal");
+}
