@@ -59,6 +59,12 @@ pub enum Error {
         /// The contract ID (truncated).
         contract: String,
     },
+    /// An S-BAC certificate does not prove what it claims.
+    #[error("invalid certificate: {reason}")]
+    InvalidCertificate {
+        /// What is wrong.
+        reason: String,
+    },
     /// The transport failed.
     #[error("transport error: {reason}")]
     Transport {

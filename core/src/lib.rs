@@ -13,12 +13,15 @@
 #![deny(missing_docs)]
 
 pub mod checker;
+pub mod client;
 pub mod committee;
 pub mod consensus;
 pub mod crypto;
 pub mod error;
 pub mod json;
 pub mod object;
+pub mod replica;
+pub mod sbac;
 pub mod shard;
 pub mod sim;
 pub mod store;

@@ -19,8 +19,10 @@
 pub mod app;
 pub mod conformance;
 pub mod network;
+mod queue;
 pub mod runner;
 pub mod trace;
+pub mod world;
 
 #[cfg(test)]
 mod tests;
@@ -29,3 +31,4 @@ pub use app::SimApp;
 pub use network::{NetworkModel, Partition};
 pub use runner::{Interceptor, Simulation};
 pub use trace::{Trace, TraceEvent, TraceKind};
+pub use world::{SimChecker, World};

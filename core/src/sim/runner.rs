@@ -2,12 +2,12 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::app::SimApp;
 use super::network::{NetworkModel, Partition};
+use super::queue::{EventQueue, Timers};
 use super::trace::{Trace, TraceKind};
 use crate::consensus::{Action, Actions, Consensus, ProtocolMessage};
 use crate::types::{Command, ReplicaIndex};
@@ -25,31 +25,6 @@ enum Event<C: Consensus> {
     Restart { replica: ReplicaIndex, wipe: bool },
 }
 
-/// A queued event. The event is boxed so the heap moves 24 bytes, not a whole message.
-struct Scheduled<C: Consensus> {
-    at: Duration,
-    id: u64,
-    event: Box<Event<C>>,
-}
-
-impl<C: Consensus> PartialEq for Scheduled<C> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.id) == (other.at, other.id)
-    }
-}
-impl<C: Consensus> Eq for Scheduled<C> {}
-impl<C: Consensus> PartialOrd for Scheduled<C> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<C: Consensus> Ord for Scheduled<C> {
-    /// Reversed, so the max-heap pops the earliest event; ties go to the first scheduled.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.id).cmp(&(self.at, self.id))
-    }
-}
-
 struct Node<C> {
     consensus: C,
     app: SimApp,
@@ -59,16 +34,14 @@ struct Node<C> {
 /// A deterministic simulation of one shard's consensus.
 pub struct Simulation<C: Consensus> {
     now: Duration,
-    next_id: u64,
-    queue: BinaryHeap<Scheduled<C>>,
+    queue: EventQueue<Event<C>>,
     nodes: Vec<Node<C>>,
     factory: Box<dyn FnMut(ReplicaIndex) -> C>,
     rng: ChaCha8Rng,
     /// The network model; may be changed between steps.
     pub network: NetworkModel,
     partitions: Vec<Partition>,
-    timers: HashMap<(ReplicaIndex, C::Timer), u64>,
-    next_generation: u64,
+    timers: Timers<(ReplicaIndex, C::Timer)>,
     interceptors: HashMap<ReplicaIndex, Interceptor<C::Message>>,
     /// What happened so far.
     pub trace: Trace,
@@ -90,15 +63,13 @@ impl<C: Consensus> Simulation<C> {
             .collect();
         let mut sim = Simulation {
             now: Duration::ZERO,
-            next_id: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::new(),
             nodes,
             factory: Box::new(factory),
             rng: ChaCha8Rng::seed_from_u64(seed),
             network,
             partitions: Vec::new(),
-            timers: HashMap::new(),
-            next_generation: 0,
+            timers: Timers::new(),
             interceptors: HashMap::new(),
             trace: Trace { enabled: true, events: Vec::new() },
             messages_sent: 0,
@@ -186,7 +157,7 @@ impl<C: Consensus> Simulation<C> {
 
     /// Run every event up to and including time `until`.
     pub fn run_until(&mut self, until: Duration) {
-        while self.queue.peek().is_some_and(|e| e.at <= until) {
+        while self.queue.next_time().is_some_and(|at| at <= until) {
             self.step();
         }
         self.now = self.now.max(until);
@@ -199,8 +170,8 @@ impl<C: Consensus> Simulation<C> {
             if done(self) {
                 return true;
             }
-            match self.queue.peek() {
-                Some(e) if e.at <= limit => {
+            match self.queue.next_time() {
+                Some(at) if at <= limit => {
                     self.step();
                 }
                 _ => {
@@ -213,8 +184,7 @@ impl<C: Consensus> Simulation<C> {
 
     /// Process the next event. Returns false if there was none.
     pub fn step(&mut self) -> bool {
-        let Some(Scheduled { at, event, .. }) = self.queue.pop() else { return false };
-        let event = *event;
+        let Some((at, event)) = self.queue.pop() else { return false };
         self.now = at;
         let mut out = std::mem::take(&mut self.scratch);
         let who = match event {
@@ -238,9 +208,8 @@ impl<C: Consensus> Simulation<C> {
             }
             Event::Timer { replica, timer, generation } => {
                 let key = (replica, timer);
-                if self.timers.get(&key) == Some(&generation) {
-                    let timer = key.1.clone();
-                    self.timers.remove(&key);
+                if self.timers.fire(&key, generation) {
+                    let timer = key.1;
                     self.trace
                         .record(at, || TraceKind::Timer { replica, timer: format!("{timer:?}") });
                     self.nodes[replica as usize].consensus.on_timer(timer, &mut out);
@@ -262,7 +231,7 @@ impl<C: Consensus> Simulation<C> {
             Event::Crash { replica } => {
                 self.trace.record(at, || TraceKind::Crash { replica });
                 self.nodes[replica as usize].up = false;
-                self.timers.retain(|(r, _), _| *r != replica);
+                self.timers.retain(|(r, _)| *r != replica);
                 None
             }
             Event::Restart { replica, wipe } => {
@@ -273,7 +242,7 @@ impl<C: Consensus> Simulation<C> {
                     node.app = SimApp::new();
                 }
                 node.up = true;
-                self.timers.retain(|(r, _), _| *r != replica);
+                self.timers.retain(|(r, _)| *r != replica);
                 node.consensus.on_start(&mut out);
                 Some(replica)
             }
@@ -300,9 +269,7 @@ impl<C: Consensus> Simulation<C> {
     }
 
     fn schedule(&mut self, at: Duration, event: Event<C>) {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.queue.push(Scheduled { at, id, event: Box::new(event) });
+        self.queue.push(at, event);
     }
 
     /// Carry out the actions replica `i` produced (and any they lead to).
@@ -320,16 +287,14 @@ impl<C: Consensus> Simulation<C> {
                         }
                     }
                     Action::SetTimer { timer, after } => {
-                        self.next_generation += 1;
-                        let generation = self.next_generation;
-                        self.timers.insert((i, timer.clone()), generation);
+                        let generation = self.timers.set((i, timer.clone()));
                         self.schedule(
                             self.now + after,
                             Event::Timer { replica: i, timer, generation },
                         );
                     }
                     Action::CancelTimer { timer } => {
-                        self.timers.remove(&(i, timer));
+                        self.timers.cancel(&(i, timer));
                     }
                     Action::Deliver { sequence, commands } => {
                         let n = commands.len();

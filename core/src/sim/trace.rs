@@ -68,6 +68,8 @@ pub enum TraceKind {
         /// The replica.
         replica: ReplicaIndex,
     },
+    /// A free-form line (the whole-system simulator names its nodes by shard).
+    Line(String),
     /// A replica restarted.
     Restart {
         /// The replica.
@@ -106,6 +108,7 @@ impl fmt::Display for TraceEvent {
                 write!(f, "r{replica} INSTALL snapshot n={sequence}")
             }
             TraceKind::Crash { replica } => write!(f, "r{replica} CRASH"),
+            TraceKind::Line(text) => f.write_str(text),
             TraceKind::Restart { replica, wiped } => {
                 write!(f, "r{replica} RESTART{}", if *wiped { " (state lost)" } else { "" })
             }

@@ -1,0 +1,160 @@
+//! The replica's side of S-BAC's vote exchange: signing and sending its shard's votes,
+//! gathering other replicas' votes into shard certificates, and proposing the accept
+//! once the certificates decide the transaction.
+
+use super::*;
+
+impl<C: Consensus> Replica<C> {
+    /// Carry out what the engine asked for after applying a command.
+    pub(super) fn effects(
+        &mut self,
+        effects: Vec<Effect>,
+        cmd: &SbacCommand,
+        out: &mut ReplicaOut<C>,
+    ) {
+        let transaction = match cmd {
+            SbacCommand::Prepare(s) => &s.request.transaction,
+            SbacCommand::Accept(a) => &a.transaction,
+        };
+        for effect in effects {
+            match effect {
+                Effect::Vote { tx, instance, commit, reason, involved } => {
+                    let vote = Vote::new(
+                        tx,
+                        instance,
+                        self.id.shard,
+                        self.id.index,
+                        commit,
+                        reason,
+                        &self.key,
+                    );
+                    let concerned = concerned_shards(transaction, self.committee.num_shards());
+                    for shard in &involved {
+                        let Some(sc) = self.committee.shard(*shard) else { continue };
+                        let carry = !concerned.contains(shard);
+                        for index in sc.indices() {
+                            let to = ReplicaId { shard: *shard, index };
+                            if to == self.id {
+                                continue;
+                            }
+                            let msg = VoteMessage {
+                                vote: vote.clone(),
+                                transaction: carry.then(|| transaction.clone()),
+                            };
+                            out.push(ReplicaAction::Send {
+                                to: Addr::Replica(to),
+                                msg: ReplicaMessage::Vote(msg),
+                            });
+                        }
+                    }
+                    self.record_vote(vote, Some(transaction.clone()), out);
+                }
+                Effect::Report(report) => {
+                    self.ballots.remove(&(report.tx, report.instance));
+                    let clients = self.submitters.remove(&report.tx).unwrap_or_default();
+                    for c in clients {
+                        out.push(ReplicaAction::Send {
+                            to: Addr::Client(c),
+                            msg: ReplicaMessage::Outcome(report.clone()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_vote(&mut self, from: ReplicaId, m: VoteMessage, out: &mut ReplicaOut<C>) {
+        let v = &m.vote;
+        if v.replica != from.index || v.shard != from.shard {
+            self.stats.invalid_votes += 1;
+            return;
+        }
+        if let Some(tx) = &m.transaction
+            && tx.digest() != v.tx
+        {
+            self.stats.invalid_votes += 1;
+            return;
+        }
+        // A vote for an instance this shard already finished needs no certificate here.
+        if let Some(r) = self.engine.record(&v.tx)
+            && (r.instance > v.instance
+                || (r.instance == v.instance
+                    && matches!(r.phase, crate::sbac::engine::Phase::Accepted(_))))
+        {
+            return;
+        }
+        self.record_vote(m.vote, m.transaction, out);
+    }
+
+    fn record_vote(&mut self, vote: Vote, tx: Option<Transaction>, out: &mut ReplicaOut<C>) {
+        let key = (vote.tx, vote.instance);
+        let ballot = self.ballots.entry(key).or_default();
+        if ballot.transaction.is_none() {
+            ballot.transaction = tx;
+        }
+        let by_replica = ballot.votes.entry(vote.shard).or_default();
+        if by_replica.values().any(|m| m.contains_key(&vote.replica)) {
+            return; // One vote per replica and instance; a second is ignored.
+        }
+        by_replica
+            .entry(vote.commit)
+            .or_default()
+            .insert(vote.replica, (vote.signature, vote.reason));
+        self.try_accept(key, out);
+    }
+
+    /// With certificates that decide the transaction, propose the accept (once).
+    fn try_accept(&mut self, key: (TxId, u64), out: &mut ReplicaOut<C>) {
+        let n = self.committee.num_shards();
+        let Some(ballot) = self.ballots.get_mut(&key) else { return };
+        if ballot.accept_proposed {
+            return;
+        }
+        let Some(tx) = ballot.transaction.clone() else { return };
+        let concerned = concerned_shards(&tx, n);
+        let mut certs = Vec::new();
+        let mut abort = None;
+        for shard in &concerned {
+            let Some(q) = self.committee.shard(*shard).map(|s| s.quorum()) else { return };
+            let Some(decisions) = ballot.votes.get_mut(shard) else { continue };
+            for commit in [false, true] {
+                let Some(votes) = decisions.get_mut(&commit) else { continue };
+                if votes.len() < q {
+                    continue;
+                }
+                let cert = ShardCertificate {
+                    shard: *shard,
+                    commit,
+                    votes: votes.iter().take(q).map(|(r, (s, _))| (*r, *s)).collect(),
+                    reason: votes.values().find_map(|(_, r)| r.clone()),
+                };
+                if cert.verify(&self.committee, &key.0, key.1).is_err() {
+                    // Some signature is bad: find and drop the culprits, wait for more.
+                    let before = votes.len();
+                    votes.retain(|r, (s, _)| {
+                        let one = ShardCertificate { votes: vec![(*r, *s)], ..cert.clone() };
+                        one.verify_signatures(&self.committee, &key.0, key.1)
+                    });
+                    self.stats.invalid_votes += (before - votes.len()) as u64;
+                    continue;
+                }
+                if commit {
+                    certs.push(cert);
+                } else {
+                    abort = Some(cert);
+                }
+            }
+        }
+        let certificates = match abort {
+            Some(a) => vec![a],
+            None if certs.len() == concerned.len() => certs,
+            None => return,
+        };
+        ballot.accept_proposed = true;
+        let accept = SbacCommand::Accept(Accept { transaction: tx, instance: key.1, certificates });
+        let mut a = std::mem::take(&mut self.scratch);
+        self.consensus.propose(Command::new(accept.encode()), &mut a);
+        self.consensus_actions(&mut a, out);
+        self.scratch = a;
+    }
+}

@@ -1,0 +1,416 @@
+//! The S-BAC state machine of one replica: applied to the commands its shard's consensus
+//! delivers, in order, and nothing else, so all correct replicas of a shard move through
+//! the same states.
+//!
+//! Every transaction has a record per shard: which attempt (instance) the shard is on,
+//! and how far it got. The rules that keep replays harmless:
+//!
+//! * a prepare of an instance older than the record's is stale and ignored; one of the
+//!   same instance is a duplicate and only repeats what was already said;
+//! * a newer instance may start only when the shard holds no lock for an older one, and
+//!   never after the transaction committed;
+//! * an accept is taken only for the instance the record is on (or, for an abort that
+//!   overtakes its own prepare, recorded so that the late prepare locks nothing);
+//! * a lock is taken by `(tx, instance)` and only an accept of that same pair consumes or
+//!   releases it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::messages::{Accept, Outcome, OutcomeReport, ShardCertificate, Submission};
+use crate::checker::CheckVerdict;
+use crate::committee::Committee;
+use crate::error::Error;
+use crate::object::{Object, ObjectId, ObjectStatus};
+use crate::shard::{concerned_shards, involved_shards, shard_of};
+use crate::store::{Store, WriteBatch};
+use crate::transaction::{Transaction, TxId};
+use crate::types::ShardId;
+
+/// How far a transaction got on this shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Prepared; with `commit` the shard holds locks on its inputs for this instance.
+    Prepared {
+        /// The shard's decision.
+        commit: bool,
+        /// Why it aborted.
+        reason: Option<String>,
+    },
+    /// Accepted: final for this instance.
+    Accepted(Outcome),
+}
+
+/// A transaction's record on this shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    /// The instance the shard is on.
+    pub instance: u64,
+    /// How far it got.
+    pub phase: Phase,
+}
+
+impl TxRecord {
+    fn holds_locks(&self) -> bool {
+        matches!(self.phase, Phase::Prepared { commit: true, .. })
+    }
+    fn committed(&self) -> bool {
+        matches!(self.phase, Phase::Accepted(Outcome::Commit))
+    }
+}
+
+/// What the replica must do after a command was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Sign a prepared vote and send it to every replica of `involved` and the submitter.
+    Vote {
+        /// Transaction.
+        tx: TxId,
+        /// Attempt.
+        instance: u64,
+        /// The shard's decision.
+        commit: bool,
+        /// Why it aborted.
+        reason: Option<String>,
+        /// C(T) ∪ O(T).
+        involved: Vec<ShardId>,
+    },
+    /// Tell the submitter the outcome.
+    Report(OutcomeReport),
+}
+
+/// The state machine.
+pub struct SbacEngine {
+    shard: ShardId,
+    committee: Committee,
+    store: Arc<dyn Store>,
+    records: BTreeMap<TxId, TxRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    objects: Vec<Object>,
+    records: Vec<(TxId, TxRecord)>,
+}
+
+impl SbacEngine {
+    /// The engine of a replica of `shard`, keeping objects in `store`.
+    pub fn new(shard: ShardId, committee: Committee, store: Arc<dyn Store>) -> Self {
+        SbacEngine { shard, committee, store, records: BTreeMap::new() }
+    }
+
+    /// This replica's shard.
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A transaction's record on this shard.
+    pub fn record(&self, tx: &TxId) -> Option<&TxRecord> {
+        self.records.get(tx)
+    }
+
+    /// All records (for state comparisons in tests).
+    pub fn records(&self) -> &BTreeMap<TxId, TxRecord> {
+        &self.records
+    }
+
+    fn mine(&self, id: &ObjectId) -> bool {
+        shard_of(id, self.committee.num_shards()) == self.shard
+    }
+
+    fn report(&self, tx: TxId, instance: u64, outcome: Outcome) -> Effect {
+        Effect::Report(OutcomeReport { tx, instance, shard: self.shard, outcome })
+    }
+
+    /// What to repeat for a duplicate: the vote or the outcome already given.
+    fn repeat(&self, tx: TxId, record: &TxRecord, involved: Vec<ShardId>) -> Vec<Effect> {
+        match &record.phase {
+            Phase::Prepared { commit, reason } => vec![Effect::Vote {
+                tx,
+                instance: record.instance,
+                commit: *commit,
+                reason: reason.clone(),
+                involved,
+            }],
+            Phase::Accepted(o) => vec![self.report(tx, record.instance, o.clone())],
+        }
+    }
+
+    /// What this replica already decided about a submission, if it is a duplicate (same
+    /// instance, or the transaction committed): answering it needs no ordering, since
+    /// it changes nothing.
+    pub fn answer(&self, sub: &Submission) -> Option<Vec<Effect>> {
+        let tx = &sub.request.transaction;
+        let id = tx.digest();
+        let r = self.records.get(&id)?;
+        (r.instance == sub.instance || r.committed())
+            .then(|| self.repeat(id, r, involved_shards(tx, self.committee.num_shards())))
+    }
+
+    /// Whether applying this prepare would evaluate it (and so needs the checker's
+    /// verdict), rather than ignore it or repeat what was already decided.
+    pub fn needs_check(&self, sub: &Submission) -> bool {
+        let tx = &sub.request.transaction;
+        if sub.instance == 0
+            || !concerned_shards(tx, self.committee.num_shards()).contains(&self.shard)
+        {
+            return false;
+        }
+        match self.records.get(&tx.digest()) {
+            None => true,
+            Some(r) => r.instance < sub.instance && !r.committed() && !r.holds_locks(),
+        }
+    }
+
+    /// Apply an ordered prepare, with the checker's verdict on the submission.
+    pub fn prepare(
+        &mut self,
+        sub: &Submission,
+        verdict: &CheckVerdict,
+    ) -> Result<Vec<Effect>, Error> {
+        let tx = &sub.request.transaction;
+        let id = tx.digest();
+        let n = self.committee.num_shards();
+        let involved = involved_shards(tx, n);
+        if sub.instance == 0 || !concerned_shards(tx, n).contains(&self.shard) {
+            return Ok(vec![]);
+        }
+        if let Some(r) = self.records.get(&id) {
+            if r.instance > sub.instance {
+                return Ok(vec![]);
+            }
+            if r.instance == sub.instance || r.committed() {
+                return Ok(self.repeat(id, r, involved));
+            }
+            if r.holds_locks() {
+                // The earlier attempt still holds this shard's locks: it must be accepted
+                // first. The client retries later.
+                return Ok(vec![]);
+            }
+        }
+        let failure = self.check_objects(sub).err().or_else(|| {
+            (!verdict.accepted).then(|| {
+                format!("checker rejected: {}", verdict.reason.as_deref().unwrap_or("no reason"))
+            })
+        });
+        let single = involved == [self.shard];
+        let mut batch = WriteBatch::new();
+        let (phase, effect) = match (single, failure) {
+            (true, None) => {
+                for input in self.my_inputs(tx) {
+                    batch = batch.put(self.object(&input)?.with_status(ObjectStatus::Inactive));
+                }
+                for o in tx.created_objects() {
+                    batch = batch.put(o);
+                }
+                (Phase::Accepted(Outcome::Commit), self.report(id, sub.instance, Outcome::Commit))
+            }
+            (true, Some(reason)) => {
+                let o = Outcome::PreparedAbort(reason);
+                (Phase::Accepted(o.clone()), self.report(id, sub.instance, o))
+            }
+            (false, failure) => {
+                if failure.is_none() {
+                    let lock = ObjectStatus::Locked { tx: id, instance: sub.instance };
+                    for input in self.my_inputs(tx) {
+                        batch = batch.put(self.object(&input)?.with_status(lock));
+                    }
+                }
+                let commit = failure.is_none();
+                let effect = Effect::Vote {
+                    tx: id,
+                    instance: sub.instance,
+                    commit,
+                    reason: failure.clone(),
+                    involved,
+                };
+                (Phase::Prepared { commit, reason: failure }, effect)
+            }
+        };
+        self.store.apply(batch)?;
+        self.records.insert(id, TxRecord { instance: sub.instance, phase });
+        Ok(vec![effect])
+    }
+
+    /// This shard's inputs of `tx` and of its dependencies, each once.
+    fn my_inputs(&self, tx: &Transaction) -> BTreeSet<ObjectId> {
+        tx.calls()
+            .into_iter()
+            .flat_map(|c| c.input_ids.iter().copied())
+            .filter(|i| self.mine(i))
+            .collect()
+    }
+
+    fn object(&self, id: &ObjectId) -> Result<Object, Error> {
+        self.store.get(id)?.ok_or_else(|| Error::ObjectNotFound { id: id.to_hex() })
+    }
+
+    /// The deterministic part of prepare: every input and reference this shard manages
+    /// exists, is active, and has the value the client claimed; no call lists an input
+    /// twice.
+    fn check_objects(&self, sub: &Submission) -> Result<(), String> {
+        let tx = &sub.request.transaction;
+        for call in tx.calls() {
+            let distinct: BTreeSet<_> = call.input_ids.iter().collect();
+            if distinct.len() != call.input_ids.len() {
+                return Err("an input is listed twice".into());
+            }
+            let objects = call
+                .input_ids
+                .iter()
+                .map(|i| (i, "input"))
+                .chain(call.reference_input_ids.iter().map(|i| (i, "reference")));
+            for (id, what) in objects {
+                if !self.mine(id) {
+                    continue;
+                }
+                let Some(o) = self.store.get(id).map_err(|e| e.to_string())? else {
+                    return Err(format!("{what} {} does not exist", id.to_hex()));
+                };
+                match o.status {
+                    ObjectStatus::Active => {}
+                    ObjectStatus::Inactive => {
+                        return Err(format!(
+                            "{what} {} is inactive (already consumed)",
+                            id.to_hex()
+                        ));
+                    }
+                    ObjectStatus::Locked { .. } => {
+                        return Err(format!(
+                            "{what} {} is locked by another transaction",
+                            id.to_hex()
+                        ));
+                    }
+                }
+                if sub.request.store.get(id) != Some(&o.value) {
+                    return Err(format!(
+                        "the value given for {what} {} is not the stored one",
+                        id.to_hex()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply an ordered accept.
+    pub fn accept(&mut self, acc: &Accept) -> Result<Vec<Effect>, Error> {
+        let tx = &acc.transaction;
+        let id = tx.digest();
+        let n = self.committee.num_shards();
+        let involved = involved_shards(tx, n);
+        let concerned = concerned_shards(tx, n);
+        if !involved.contains(&self.shard) || acc.instance == 0 {
+            return Ok(vec![]);
+        }
+        let Some(outcome) = self.decision(&id, acc.instance, &concerned, &acc.certificates) else {
+            return Ok(vec![]);
+        };
+        let record = self.records.get(&id);
+        if let Some(r) = record {
+            if r.instance == acc.instance && matches!(r.phase, Phase::Accepted(_)) || r.committed()
+            {
+                return Ok(self.repeat(id, r, involved));
+            }
+            if r.instance > acc.instance || (r.instance < acc.instance && r.holds_locks()) {
+                return Ok(vec![]);
+            }
+        }
+        let holds = record.is_some_and(|r| r.instance == acc.instance && r.holds_locks());
+        let lock = ObjectStatus::Locked { tx: id, instance: acc.instance };
+        let mut batch = WriteBatch::new();
+        if outcome == Outcome::Commit {
+            if concerned.contains(&self.shard) && !holds {
+                // A commit needs this shard's own commit certificate, which it only gives
+                // with its locks held: anything else is a forged or confused accept.
+                return Ok(vec![]);
+            }
+            for input in self.my_inputs(tx) {
+                let o = self.object(&input)?;
+                if o.status == lock {
+                    batch = batch.put(o.with_status(ObjectStatus::Inactive));
+                }
+            }
+            for o in tx.created_objects() {
+                if self.mine(&o.id) && self.store.get(&o.id)?.is_none() {
+                    batch = batch.put(o);
+                }
+            }
+        } else if holds {
+            for input in self.my_inputs(tx) {
+                let o = self.object(&input)?;
+                if o.status == lock {
+                    batch = batch.put(o.with_status(ObjectStatus::Active));
+                }
+            }
+        }
+        self.store.apply(batch)?;
+        self.records.insert(
+            id,
+            TxRecord { instance: acc.instance, phase: Phase::Accepted(outcome.clone()) },
+        );
+        Ok(vec![self.report(id, acc.instance, outcome)])
+    }
+
+    /// What valid certificates prove: commit with a commit certificate from every
+    /// concerned shard, abort with an abort certificate from any. `None` if they prove
+    /// neither (or are not valid).
+    fn decision(
+        &self,
+        tx: &TxId,
+        instance: u64,
+        concerned: &[ShardId],
+        certs: &[ShardCertificate],
+    ) -> Option<Outcome> {
+        let mut seen = BTreeSet::new();
+        for c in certs {
+            if !concerned.contains(&c.shard) || !seen.insert(c.shard) {
+                return None;
+            }
+            c.verify(&self.committee, tx, instance).ok()?;
+        }
+        if let Some(abort) = certs.iter().find(|c| !c.commit) {
+            let reason =
+                abort.reason.clone().unwrap_or_else(|| format!("shard {} aborted", abort.shard));
+            return Some(Outcome::Abort(reason));
+        }
+        (seen.len() == concerned.len()).then_some(Outcome::Commit)
+    }
+
+    /// The state as snapshot bytes: every object and every record, in order.
+    pub fn snapshot(&self) -> Result<Vec<u8>, Error> {
+        let snap = Snapshot {
+            objects: self.store.objects()?,
+            records: self.records.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        };
+        postcard::to_allocvec(&snap).map_err(|e| Error::InvalidSnapshot { reason: e.to_string() })
+    }
+
+    /// Replace the state with a snapshot. Objects are never deleted, only moved forward,
+    /// so writing every object of the (later) snapshot over the store yields its state.
+    pub fn install(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let snap: Snapshot = postcard::from_bytes(bytes)
+            .map_err(|e| Error::InvalidSnapshot { reason: e.to_string() })?;
+        let mut batch = WriteBatch::new();
+        for o in snap.objects {
+            batch = batch.put(o);
+        }
+        self.store.apply(batch)?;
+        self.records = snap.records.into_iter().collect();
+        Ok(())
+    }
+}
+
+impl Object {
+    /// The same object with another status.
+    pub fn with_status(mut self, status: ObjectStatus) -> Self {
+        self.status = status;
+        self
+    }
+}

@@ -1,0 +1,7 @@
+//! What the S-BAC simulation suites share: building a simulated Chainspace (shards of
+//! PBFT replicas, native contracts, clients), workloads, and the invariants checked after
+//! a run.
+
+pub mod invariants;
+pub mod setup;
+pub mod workload;
