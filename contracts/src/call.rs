@@ -256,7 +256,7 @@ fn hex_bytes<const N: usize>(value: &Value, what: &str) -> Result<[u8; N], Contr
 
 /// An ed25519 public key in lower-case hex.
 pub(crate) fn public_key_of(value: &Value, what: &str) -> Result<PublicKey, ContractError> {
-    hex_bytes::<32>(value, what).map(PublicKey)
+    hex_bytes::<32>(value, what).map(PublicKey::from_bytes)
 }
 
 /// An ed25519 signature in lower-case hex.
@@ -266,7 +266,7 @@ pub(crate) fn signature_of(value: &Value, what: &str) -> Result<Signature, Contr
 
 /// A public key as contracts write it in values and parameters.
 pub fn key_hex(key: &PublicKey) -> String {
-    hex::encode(key.0)
+    hex::encode(key.as_bytes())
 }
 
 /// A signature as contracts write it in parameters.

@@ -65,22 +65,74 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// An ed25519 public key, as it appears in committees and on the wire.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PublicKey(pub [u8; 32]);
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", hex::encode(&self.0[..4]))
-    }
+///
+/// The curve point is decompressed once, when the key is made or decoded: decompression
+/// costs about as much as a third of a verification, and a replica verifies with the
+/// same few committee keys all the time.
+#[derive(Clone, Copy)]
+pub struct PublicKey {
+    bytes: [u8; 32],
+    /// `None` when the bytes are not a valid point: such a key verifies nothing.
+    key: Option<VerifyingKey>,
 }
 
 impl PublicKey {
+    /// A key from its 32 bytes (an invalid point gives a key that verifies nothing).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        PublicKey { bytes, key: VerifyingKey::from_bytes(&bytes).ok() }
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
     /// Verify `signature` over `domain || message`. Rejects non-canonical encodings
     /// (`verify_strict`) so that a signature has exactly one valid form.
     pub fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else { return false };
+        let Some(key) = &self.key else { return false };
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         key.verify_strict(&signed_bytes(domain, message), &sig).is_ok()
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+impl Eq for PublicKey {}
+impl PartialOrd for PublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for PublicKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", hex::encode(&self.bytes[..4]))
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.bytes.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <[u8; 32]>::deserialize(d).map(PublicKey::from_bytes)
     }
 }
 
@@ -95,8 +147,8 @@ pub fn verify_batch(domain: &[u8], items: &[(PublicKey, &[u8], Signature)]) -> b
     }
     let mut keys = Vec::with_capacity(items.len());
     for (k, _, _) in items {
-        match VerifyingKey::from_bytes(&k.0) {
-            Ok(k) if !k.is_weak() => keys.push(k),
+        match k.key {
+            Some(k) if !k.is_weak() => keys.push(k),
             _ => return false,
         }
     }
@@ -191,7 +243,8 @@ impl Keypair {
 
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.key.verifying_key().to_bytes())
+        let key = self.key.verifying_key();
+        PublicKey { bytes: key.to_bytes(), key: Some(key) }
     }
 
     /// Sign `domain || 0 || message`.

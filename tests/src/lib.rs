@@ -2,6 +2,9 @@
 //! PBFT replicas, native contracts, clients), workloads, and the invariants checked after
 //! a run.
 
+pub mod byzantine;
 pub mod invariants;
+pub mod scenario;
 pub mod setup;
+pub mod suite;
 pub mod workload;

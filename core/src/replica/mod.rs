@@ -170,6 +170,8 @@ type Decisions = BTreeMap<bool, BTreeMap<u32, (Signature, Option<String>)>>;
 struct Ballot {
     transaction: Option<Transaction>,
     votes: BTreeMap<ShardId, Decisions>,
+    /// Certificates already verified, by shard, so later votes do not re-verify them.
+    certified: BTreeMap<ShardId, ShardCertificate>,
     accept_proposed: bool,
 }
 

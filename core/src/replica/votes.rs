@@ -115,6 +115,14 @@ impl<C: Consensus> Replica<C> {
         let mut certs = Vec::new();
         let mut abort = None;
         for shard in &concerned {
+            if let Some(cert) = ballot.certified.get(shard) {
+                if cert.commit {
+                    certs.push(cert.clone());
+                } else {
+                    abort = Some(cert.clone());
+                }
+                continue;
+            }
             let Some(q) = self.committee.shard(*shard).map(|s| s.quorum()) else { return };
             let Some(decisions) = ballot.votes.get_mut(shard) else { continue };
             for commit in [false, true] {
@@ -138,11 +146,13 @@ impl<C: Consensus> Replica<C> {
                     self.stats.invalid_votes += (before - votes.len()) as u64;
                     continue;
                 }
+                ballot.certified.insert(*shard, cert.clone());
                 if commit {
                     certs.push(cert);
                 } else {
                     abort = Some(cert);
                 }
+                break;
             }
         }
         let certificates = match abort {

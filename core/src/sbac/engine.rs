@@ -309,9 +309,8 @@ impl SbacEngine {
         if !involved.contains(&self.shard) || acc.instance == 0 {
             return Ok(vec![]);
         }
-        let Some(outcome) = self.decision(&id, acc.instance, &concerned, &acc.certificates) else {
-            return Ok(vec![]);
-        };
+        // Duplicates and stale accepts first: several replicas may each have proposed
+        // the accept (with different signers), and only the first needs verifying.
         let record = self.records.get(&id);
         if let Some(r) = record {
             if r.instance == acc.instance && matches!(r.phase, Phase::Accepted(_)) || r.committed()
@@ -322,6 +321,9 @@ impl SbacEngine {
                 return Ok(vec![]);
             }
         }
+        let Some(outcome) = self.decision(&id, acc.instance, &concerned, &acc.certificates) else {
+            return Ok(vec![]);
+        };
         let holds = record.is_some_and(|r| r.instance == acc.instance && r.holds_locks());
         let lock = ObjectStatus::Locked { tx: id, instance: acc.instance };
         let mut batch = WriteBatch::new();

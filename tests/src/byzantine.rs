@@ -1,0 +1,50 @@
+//! Byzantine replicas for the S-BAC suites: interceptors that rewrite what a replica
+//! sends, so it votes for the wrong decision, signs garbage, equivocates or stays silent,
+//! while running the real protocol underneath.
+
+use chainspace_core::crypto::{Keypair, Signature};
+use chainspace_core::replica::{Addr, ReplicaMessage};
+use chainspace_core::sbac::Vote;
+use chainspace_core::sim::world::WorldInterceptor;
+use consensus_pbft::Message;
+
+/// How a Byzantine replica misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Byzantine {
+    /// Sends nothing at all.
+    Silent,
+    /// Votes the opposite of what its shard decided, with a valid signature.
+    WrongVote,
+    /// Votes with a signature that verifies under no key.
+    GarbageSignature,
+    /// Votes commit to some replicas and abort to others, both validly signed.
+    Equivocate,
+}
+
+fn resign(v: &Vote, commit: bool, key: &Keypair) -> Vote {
+    Vote::new(v.tx, v.instance, v.shard, v.replica, commit, v.reason.clone(), key)
+}
+
+/// The interceptor for a replica holding `key` that misbehaves as `how`.
+pub fn interceptor(how: Byzantine, key: Keypair) -> WorldInterceptor<Message> {
+    Box::new(move |to: Addr, msg: ReplicaMessage<Message>| match (how, msg) {
+        (Byzantine::Silent, _) => vec![],
+        (Byzantine::WrongVote, ReplicaMessage::Vote(mut m)) => {
+            m.vote = resign(&m.vote, !m.vote.commit, &key);
+            vec![ReplicaMessage::Vote(m)]
+        }
+        (Byzantine::GarbageSignature, ReplicaMessage::Vote(mut m)) => {
+            m.vote.signature = Signature([0x5a; 64]);
+            vec![ReplicaMessage::Vote(m)]
+        }
+        (Byzantine::Equivocate, ReplicaMessage::Vote(mut m)) => {
+            let odd = match to {
+                Addr::Replica(r) => r.index % 2 == 1,
+                Addr::Client(c) => c % 2 == 1,
+            };
+            m.vote = resign(&m.vote, odd, &key);
+            vec![ReplicaMessage::Vote(m)]
+        }
+        (_, other) => vec![other],
+    })
+}
