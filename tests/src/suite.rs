@@ -15,14 +15,51 @@ pub fn seeds() -> std::ops::Range<u64> {
 }
 
 /// Play `s` over every seed and hold each run to `check`; panics with the scenario, the
-/// seed and what broke.
+/// seed and what broke. Also asserts that the runs exercised what the invariant is
+/// about (some transactions committed across shards, some aborted), so that a workload
+/// that stopped producing conflicts fails the suite instead of passing it trivially.
 pub fn hold(s: &Scenario, check: impl Fn(&Scenario, &Run) -> Result<(), String>) {
+    let (mut cross_commits, mut aborts, mut runs) = (0u64, 0u64, 0u64);
     for seed in seeds() {
         let r = run(s, seed);
         if let Err(e) = check(s, &r) {
             panic!("[{} {}x{} seed {seed}] {e}", s.name, s.shards, s.replicas);
         }
+        let (c, a) = outcomes(&r);
+        cross_commits += c;
+        aborts += a;
+        runs += 1;
     }
+    if runs >= 10 && s.conflict_share > 0.0 {
+        assert!(
+            cross_commits > 0,
+            "[{}] no cross-shard transaction committed in {runs} runs",
+            s.name
+        );
+        assert!(aborts > 0, "[{}] no transaction aborted in {runs} runs", s.name);
+    }
+}
+
+/// Cross-shard commits and aborts the clients learnt of in a run.
+pub fn outcomes(r: &Run) -> (u64, u64) {
+    use chainspace_core::sbac::Outcome;
+    let n = r.world.committee().num_shards();
+    let (mut cross, mut aborts) = (0, 0);
+    for c in 0..r.world.clients() {
+        for f in r.world.client(c).finished() {
+            match &f.outcome {
+                Outcome::Commit => {
+                    let multi =
+                        r.ledger.txs.get(&f.tx).is_some_and(|tx| {
+                            chainspace_core::shard::involved_shards(tx, n).len() > 1
+                        });
+                    cross += u64::from(multi);
+                }
+                _ => aborts += 1,
+            }
+        }
+    }
+    (cross, aborts)
 }
 
 /// The standard scenarios on `shards` x `replicas`: fault-free; f replicas of every shard
@@ -72,4 +109,35 @@ pub fn standard(shards: u32, replicas: u32) -> Vec<Scenario> {
         ..base
     });
     out
+}
+
+/// The standard scenarios named in `names`, on `shards` x `replicas` (each invariant's
+/// suite picks the scenarios that stress it; together they cover them all).
+pub fn pick(shards: u32, replicas: u32, names: &[&str]) -> Vec<Scenario> {
+    let all = standard(shards, replicas);
+    let picked: Vec<Scenario> = all.into_iter().filter(|s| names.contains(&s.name)).collect();
+    assert_eq!(picked.len(), names.len(), "every named scenario exists");
+    picked
+}
+
+/// Names of the standard scenarios.
+pub mod names {
+    /// No fault.
+    pub const FAULT_FREE: &str = "fault-free";
+    /// f replicas of every shard crashed from the start.
+    pub const CRASHED: &str = "f crashed per shard";
+    /// f replicas of every shard vote the opposite decision.
+    pub const WRONG_VOTES: &str = "f Byzantine per shard: wrong votes";
+    /// f replicas of every shard sign garbage.
+    pub const GARBAGE: &str = "f Byzantine per shard: garbage signatures";
+    /// f replicas of every shard equivocate.
+    pub const EQUIVOCATE: &str = "f Byzantine per shard: equivocating votes";
+    /// f replicas of every shard are silent.
+    pub const SILENT: &str = "f Byzantine per shard: silent";
+    /// 5% of messages lost.
+    pub const LOSS: &str = "5% message loss";
+    /// Shard 0's first primary partitioned, then healed.
+    pub const PARTITION: &str = "a shard's primary partitioned, then healed";
+    /// A replica restarts from nothing.
+    pub const RESTART: &str = "a replica restarts from nothing";
 }

@@ -185,6 +185,11 @@ impl<C: Consensus> World<C> {
         self.replica_ids().into_iter().filter(|r| r.shard == shard).collect()
     }
 
+    /// Number of clients.
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
     /// A client.
     pub fn client(&self, c: usize) -> &Submitter {
         &self.clients[c]

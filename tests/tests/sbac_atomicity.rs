@@ -1,0 +1,26 @@
+//! Atomicity: a cross-shard transaction is committed by all its shards or by none, and
+//! the inputs of an aborted one are unlocked on every shard — with f replicas of every
+//! shard signing garbage or silent, a partitioned primary, and a replica restarting from
+//! nothing.
+
+use chainspace_tests::invariants::{atomic, no_locks_left};
+use chainspace_tests::suite::{hold, names::*, pick};
+
+fn suite(shards: u32) {
+    for s in pick(shards, 4, &[GARBAGE, SILENT, PARTITION, RESTART]) {
+        hold(&s, |s, r| {
+            atomic(&r.world, &r.ledger.txs, &s.faulty())?;
+            no_locks_left(&r.world, &s.faulty())
+        });
+    }
+}
+
+#[test]
+fn two_shards_of_four() {
+    suite(2);
+}
+
+#[test]
+fn four_shards_of_four() {
+    suite(4);
+}
