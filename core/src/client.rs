@@ -167,3 +167,91 @@ impl Submitter {
         std::mem::take(&mut self.finished)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::Transaction;
+
+    fn request() -> TransactionRequest {
+        let tx = Transaction {
+            contract_id: "addition".into(),
+            method_id: "init".into(),
+            input_ids: vec![],
+            reference_input_ids: vec![],
+            parameters: vec![],
+            outputs: vec!["0".into()],
+            returns: vec![],
+            dependencies: vec![],
+        };
+        TransactionRequest { transaction: tx, store: Default::default() }
+    }
+
+    fn report(tx: TxId, shard: u32, outcome: Outcome) -> OutcomeReport {
+        OutcomeReport { tx, instance: 1, shard: ShardId(shard), outcome }
+    }
+
+    #[test]
+    fn sends_to_every_replica_of_the_concerned_shard_and_retries_with_back_off() {
+        let (committee, _) = Committee::for_test(2, 4);
+        let mut s = Submitter::new(committee, Duration::from_millis(100));
+        let mut out = Vec::new();
+        let tx = s.submit(request(), 1, &mut out);
+        // `init` of the addition vectors creates its object on shard 1 of 2.
+        let sends: Vec<ReplicaId> = out
+            .iter()
+            .filter_map(|a| match a {
+                ClientAction::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sends,
+            (0..4).map(|index| ReplicaId { shard: ShardId(1), index }).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            out.last(),
+            Some(&ClientAction::SetTimer {
+                timer: ClientTimer::Retry(tx),
+                after: Duration::from_millis(100)
+            })
+        );
+        let mut again = Vec::new();
+        s.on_timer(ClientTimer::Retry(tx), &mut again);
+        assert_eq!(again.len(), 5, "four sends and the timer");
+        assert_eq!(
+            again.last(),
+            Some(&ClientAction::SetTimer {
+                timer: ClientTimer::Retry(tx),
+                after: Duration::from_millis(200)
+            })
+        );
+    }
+
+    #[test]
+    fn an_outcome_needs_f_plus_one_matching_reports_from_one_shard() {
+        let (committee, _) = Committee::for_test(2, 4);
+        let mut s = Submitter::new(committee, Duration::from_millis(100));
+        let mut out = Vec::new();
+        let tx = s.submit(request(), 1, &mut out);
+        let r = |index| ReplicaId { shard: ShardId(1), index };
+        // A report claiming another shard, one for another instance, and a lone dissent
+        // decide nothing.
+        s.on_report(r(0), report(tx, 0, Outcome::Commit), &mut out);
+        s.on_report(
+            r(0),
+            OutcomeReport { instance: 2, ..report(tx, 1, Outcome::Commit) },
+            &mut out,
+        );
+        s.on_report(r(0), report(tx, 1, Outcome::Abort("x".into())), &mut out);
+        s.on_report(r(1), report(tx, 1, Outcome::Commit), &mut out);
+        // The same replica twice still counts once.
+        s.on_report(r(1), report(tx, 1, Outcome::Commit), &mut out);
+        assert!(s.finished().is_empty());
+        s.on_report(r(2), report(tx, 1, Outcome::Commit), &mut out);
+        assert_eq!(s.finished().len(), 1);
+        assert_eq!(s.finished()[0].outcome, Outcome::Commit);
+        assert_eq!(s.pending(), 0);
+        assert_eq!(out.last(), Some(&ClientAction::CancelTimer { timer: ClientTimer::Retry(tx) }));
+    }
+}

@@ -34,6 +34,20 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Submit `tx` now (see [`Ledger::submit`]).
+    pub fn submit_now<C: Consensus>(
+        &mut self,
+        w: &mut World<C>,
+        client: usize,
+        tx: Transaction,
+        reads: &[&Object],
+    ) -> TxId {
+        let at = w.now();
+        self.submit(w, at, client, tx, reads)
+    }
+}
+
 /// The objects a transaction creates (its own outputs, then its dependencies').
 pub fn outputs(tx: &Transaction) -> Vec<Object> {
     tx.created_objects()
