@@ -155,3 +155,38 @@ fn references_must_be_active_and_are_not_consumed() {
     let o = outcome(&w, 0, 3);
     assert!(o.reason().is_some_and(|r| r.contains("inactive")), "{o:?}");
 }
+
+#[test]
+fn dependencies_are_checked_and_their_objects_handled_like_the_parents() {
+    let mut w = world(1);
+    let mut ledger = Ledger::default();
+    let init = addition::init();
+    let counter = outputs(&init).remove(0);
+    let create = dummy::create("with-dependency", 2);
+    let d = outputs(&create).remove(0);
+    ledger.submit(&mut w, Duration::ZERO, 0, init, &[]);
+    ledger.submit(&mut w, Duration::ZERO, 0, create, &[]);
+    settle(&mut w, 0, 2);
+    // A dummy call that nests an increment of the counter.
+    let nested = addition::increment(&counter).unwrap();
+    let mut parent = dummy::consume(std::slice::from_ref(&d), false);
+    parent.dependencies = vec![nested.clone()];
+    // A broken nested call (wrong output) makes the whole transaction abort.
+    let mut broken = parent.clone();
+    broken.dependencies[0].outputs = vec!["5".into()];
+    ledger.submit_now(&mut w, 0, broken, &[&d, &counter]);
+    settle(&mut w, 0, 3);
+    let o = outcome(&w, 0, 2);
+    assert!(o.reason().is_some_and(|r| r.contains("checker rejected")), "{o:?}");
+    assert_eq!(status(&w, &counter.id), ObjectStatus::Active);
+    // The valid one commits: both inputs consumed, the nested output created.
+    ledger.submit_now(&mut w, 0, parent, &[&d, &counter]);
+    settle(&mut w, 0, 4);
+    assert_eq!(outcome(&w, 0, 3), Outcome::Commit);
+    assert_eq!(
+        (status(&w, &d.id), status(&w, &counter.id)),
+        (ObjectStatus::Inactive, ObjectStatus::Inactive)
+    );
+    let one = outputs(&nested).remove(0);
+    assert_eq!(status(&w, &one.id), ObjectStatus::Active);
+}
