@@ -1,6 +1,8 @@
 //! The client side of S-BAC: a sans-IO submitter that sends transactions to the replicas
-//! of their concerned shards and learns each outcome from `f + 1` matching reports of
-//! one shard (at least one of them from a correct replica). It re-sends on a timeout, so
+//! of every shard they involve and learns each outcome from `f + 1` matching reports (at
+//! least one of them from a correct replica): from every involved shard for a commit, so
+//! that when the client hears "committed" every output exists and may be used at once;
+//! from any one shard for an abort. It re-sends on a timeout, so
 //! a lost message, a crashed replica or a view change only delays the outcome; re-sending
 //! is harmless because replicas order a submission once and repeat what they decided.
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use crate::committee::Committee;
 use crate::sbac::messages::{Outcome, OutcomeReport, Submission};
-use crate::shard::{concerned_shards, involved_shards};
+use crate::shard::involved_shards;
 use crate::transaction::{TransactionRequest, TxId};
 use crate::types::{ReplicaId, ShardId};
 
@@ -59,7 +61,6 @@ pub struct Finished {
 
 struct Pending {
     submission: Submission,
-    concerned: Vec<ShardId>,
     involved: Vec<ShardId>,
     reports: HashMap<(ShardId, Outcome), BTreeSet<u32>>,
     sends: u32,
@@ -89,10 +90,9 @@ impl Submitter {
     ) -> TxId {
         let n = self.committee.num_shards();
         let tx = request.transaction.digest();
-        let concerned = concerned_shards(&request.transaction, n);
         let involved = involved_shards(&request.transaction, n);
         let submission = Submission { request, instance };
-        let p = Pending { submission, concerned, involved, reports: HashMap::new(), sends: 0 };
+        let p = Pending { submission, involved, reports: HashMap::new(), sends: 0 };
         self.pending.insert(tx, p);
         self.send(tx, out);
         tx
@@ -101,7 +101,7 @@ impl Submitter {
     fn send(&mut self, tx: TxId, out: &mut Vec<ClientAction>) {
         let Some(p) = self.pending.get_mut(&tx) else { return };
         p.sends += 1;
-        for shard in &p.concerned {
+        for shard in &p.involved {
             let Some(sc) = self.committee.shard(*shard) else { continue };
             for index in sc.indices() {
                 out.push(ClientAction::Send {
@@ -134,7 +134,14 @@ impl Submitter {
         let Some(weak) = self.committee.shard(from.shard).map(|s| s.weak_quorum()) else { return };
         let voters = p.reports.entry((from.shard, report.outcome.clone())).or_default();
         voters.insert(from.index);
-        if voters.len() >= weak {
+        let decided = match report.outcome {
+            Outcome::Commit => p.involved.iter().all(|s| {
+                let need = self.committee.shard(*s).map_or(usize::MAX, |c| c.weak_quorum());
+                p.reports.get(&(*s, Outcome::Commit)).is_some_and(|v| v.len() >= need)
+            }),
+            _ => voters.len() >= weak,
+        };
+        if decided {
             let p = self.pending.remove(&report.tx).expect("present");
             out.push(ClientAction::CancelTimer { timer: ClientTimer::Retry(report.tx) });
             self.finished.push(Finished {
@@ -192,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn sends_to_every_replica_of_the_concerned_shard_and_retries_with_back_off() {
+    fn sends_to_every_replica_of_the_involved_shards_and_retries_with_back_off() {
         let (committee, _) = Committee::for_test(2, 4);
         let mut s = Submitter::new(committee, Duration::from_millis(100));
         let mut out = Vec::new();

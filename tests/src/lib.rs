@@ -4,6 +4,7 @@
 
 pub mod byzantine;
 pub mod invariants;
+pub mod replay;
 pub mod scenario;
 pub mod setup;
 pub mod suite;

@@ -25,7 +25,7 @@ use crate::sbac::engine::{Effect, SbacEngine};
 use crate::sbac::messages::{
     Accept, OutcomeReport, SbacCommand, ShardCertificate, Submission, Vote,
 };
-use crate::shard::concerned_shards;
+use crate::shard::{concerned_shards, involved_shards};
 use crate::store::Store;
 use crate::transaction::{Transaction, TxId};
 use crate::types::{Command, ReplicaId, ShardId};
@@ -47,6 +47,9 @@ pub struct VoteMessage {
     pub vote: Vote,
     /// The transaction, for output-only shards.
     pub transaction: Option<Transaction>,
+    /// Whether this answers a late vote (never answered in turn, so two shards that
+    /// both finished cannot echo votes at each other for ever).
+    pub reply: bool,
 }
 
 /// Everything replicas and clients exchange.
@@ -307,7 +310,7 @@ impl<C: Consensus> Replica<C> {
     fn on_submit(&mut self, from: Addr, sub: Submission, out: &mut ReplicaOut<C>) {
         let tx = &sub.request.transaction;
         let n = self.committee.num_shards();
-        if sub.instance == 0 || !concerned_shards(tx, n).contains(&self.id.shard) {
+        if sub.instance == 0 || !involved_shards(tx, n).contains(&self.id.shard) {
             self.stats.refused_submissions += 1;
             return;
         }
@@ -319,6 +322,10 @@ impl<C: Consensus> Replica<C> {
         }
         if let Some(effects) = self.engine.answer(&sub) {
             self.effects(effects, &SbacCommand::Prepare(sub), out);
+            return;
+        }
+        if !concerned_shards(tx, n).contains(&self.id.shard) {
+            // An output-only shard orders no prepare; it reports once it accepts.
             return;
         }
         let command = Command::new(SbacCommand::Prepare(sub.clone()).encode());
@@ -424,7 +431,7 @@ impl<C: Consensus> Replica<C> {
                         continue;
                     };
                     let effects = match &cmd {
-                        SbacCommand::Prepare(sub) => {
+                        SbacCommand::Prepare(sub) | SbacCommand::Reprepare(sub) => {
                             if !self.engine.needs_check(sub) {
                                 self.engine.prepare(sub, &CheckVerdict::accept())
                             } else if let Some(v) = self.verdicts.remove(&key) {

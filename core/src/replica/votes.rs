@@ -13,7 +13,7 @@ impl<C: Consensus> Replica<C> {
         out: &mut ReplicaOut<C>,
     ) {
         let transaction = match cmd {
-            SbacCommand::Prepare(s) => &s.request.transaction,
+            SbacCommand::Prepare(s) | SbacCommand::Reprepare(s) => &s.request.transaction,
             SbacCommand::Accept(a) => &a.transaction,
         };
         for effect in effects {
@@ -40,6 +40,7 @@ impl<C: Consensus> Replica<C> {
                             let msg = VoteMessage {
                                 vote: vote.clone(),
                                 transaction: carry.then(|| transaction.clone()),
+                                reply: false,
                             };
                             out.push(ReplicaAction::Send {
                                 to: Addr::Replica(to),
@@ -48,6 +49,14 @@ impl<C: Consensus> Replica<C> {
                         }
                     }
                     self.record_vote(vote, Some(transaction.clone()), out);
+                }
+                Effect::Reprepare(sub) => {
+                    let command = Command::new(SbacCommand::Reprepare(sub.clone()).encode());
+                    self.start_check(command.digest(), &sub, out);
+                    let mut a = std::mem::take(&mut self.scratch);
+                    self.consensus.propose(command, &mut a);
+                    self.consensus_actions(&mut a, out);
+                    self.scratch = a;
                 }
                 Effect::Report(report) => {
                     self.ballots.remove(&(report.tx, report.instance));
@@ -75,12 +84,32 @@ impl<C: Consensus> Replica<C> {
             self.stats.invalid_votes += 1;
             return;
         }
-        // A vote for an instance this shard already finished needs no certificate here.
-        if let Some(r) = self.engine.record(&v.tx)
-            && (r.instance > v.instance
-                || (r.instance == v.instance
-                    && matches!(r.phase, crate::sbac::engine::Phase::Accepted(_))))
-        {
+        // Checked before it is kept: a forged vote must not take the place of the
+        // genuine one from the same replica.
+        if !v.verify(&self.committee) {
+            self.stats.invalid_votes += 1;
+            return;
+        }
+        // A vote for an instance this shard already finished (or moved past) needs no
+        // certificate here; but its sender may have missed this shard's vote, so answer
+        // with it (once: replies are not answered).
+        if let Some(commit) = self.engine.late_vote(&v.tx, v.instance) {
+            if !m.reply {
+                let vote = Vote::new(
+                    v.tx,
+                    v.instance,
+                    self.id.shard,
+                    self.id.index,
+                    commit,
+                    None,
+                    &self.key,
+                );
+                let msg = VoteMessage { vote, transaction: None, reply: true };
+                out.push(ReplicaAction::Send {
+                    to: Addr::Replica(from),
+                    msg: ReplicaMessage::Vote(msg),
+                });
+            }
             return;
         }
         self.record_vote(m.vote, m.transaction, out);
@@ -136,16 +165,6 @@ impl<C: Consensus> Replica<C> {
                     votes: votes.iter().take(q).map(|(r, (s, _))| (*r, *s)).collect(),
                     reason: votes.values().find_map(|(_, r)| r.clone()),
                 };
-                if cert.verify(&self.committee, &key.0, key.1).is_err() {
-                    // Some signature is bad: find and drop the culprits, wait for more.
-                    let before = votes.len();
-                    votes.retain(|r, (s, _)| {
-                        let one = ShardCertificate { votes: vec![(*r, *s)], ..cert.clone() };
-                        one.verify_signatures(&self.committee, &key.0, key.1)
-                    });
-                    self.stats.invalid_votes += (before - votes.len()) as u64;
-                    continue;
-                }
                 ballot.certified.insert(*shard, cert.clone());
                 if commit {
                     certs.push(cert);

@@ -78,6 +78,9 @@ pub enum Effect {
     },
     /// Tell the submitter the outcome.
     Report(OutcomeReport),
+    /// Order this submission again: it was refused while an older instance held this
+    /// shard's locks, and those are now released.
+    Reprepare(Submission),
 }
 
 /// The state machine.
@@ -86,18 +89,33 @@ pub struct SbacEngine {
     committee: Committee,
     store: Arc<dyn Store>,
     records: BTreeMap<TxId, TxRecord>,
+    /// This shard's prepared vote in the latest instance it voted in, per transaction:
+    /// to answer a late vote from another shard with the same decision (never another).
+    votes: BTreeMap<TxId, (u64, bool)>,
+    /// A newer instance refused while an older one held this shard's locks: taken up
+    /// again when those locks are released, so the retry is not lost.
+    refused: BTreeMap<TxId, Submission>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
     objects: Vec<Object>,
     records: Vec<(TxId, TxRecord)>,
+    votes: Vec<(TxId, (u64, bool))>,
+    refused: Vec<(TxId, Submission)>,
 }
 
 impl SbacEngine {
     /// The engine of a replica of `shard`, keeping objects in `store`.
     pub fn new(shard: ShardId, committee: Committee, store: Arc<dyn Store>) -> Self {
-        SbacEngine { shard, committee, store, records: BTreeMap::new() }
+        SbacEngine {
+            shard,
+            committee,
+            store,
+            records: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            refused: BTreeMap::new(),
+        }
     }
 
     /// This replica's shard.
@@ -153,6 +171,25 @@ impl SbacEngine {
             .then(|| self.repeat(id, r, involved_shards(tx, self.committee.num_shards())))
     }
 
+    /// The vote this shard gives for an instance it has finished or moved past, to
+    /// answer a late vote of another shard (whose replicas may have missed ours): the
+    /// vote it gave, or abort for an instance it never prepared (and, having moved on or
+    /// accepted, never will). `None` while the instance is still in progress here, where
+    /// the normal exchange of votes handles it.
+    pub fn late_vote(&self, tx: &TxId, instance: u64) -> Option<bool> {
+        let r = self.records.get(tx)?;
+        let given = self.votes.get(tx).filter(|(i, _)| *i == instance).map(|(_, v)| *v);
+        if r.instance > instance {
+            return Some(given.unwrap_or(false));
+        }
+        match &r.phase {
+            Phase::Accepted(o) if r.instance == instance => {
+                Some(given.unwrap_or(*o == Outcome::Commit))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether applying this prepare would evaluate it (and so needs the checker's
     /// verdict), rather than ignore it or repeat what was already decided.
     pub fn needs_check(&self, sub: &Submission) -> bool {
@@ -190,7 +227,11 @@ impl SbacEngine {
             }
             if r.holds_locks() {
                 // The earlier attempt still holds this shard's locks: it must be accepted
-                // first. The client retries later.
+                // first; this one is taken up again then.
+                let newer = self.refused.get(&id).is_none_or(|old| old.instance < sub.instance);
+                if newer {
+                    self.refused.insert(id, sub.clone());
+                }
                 return Ok(vec![]);
             }
         }
@@ -223,6 +264,7 @@ impl SbacEngine {
                     }
                 }
                 let commit = failure.is_none();
+                self.votes.insert(id, (sub.instance, commit));
                 let effect = Effect::Vote {
                     tx: id,
                     instance: sub.instance,
@@ -235,6 +277,9 @@ impl SbacEngine {
         };
         self.store.apply(batch)?;
         self.records.insert(id, TxRecord { instance: sub.instance, phase });
+        if self.refused.get(&id).is_some_and(|r| r.instance <= sub.instance) {
+            self.refused.remove(&id);
+        }
         Ok(vec![effect])
     }
 
@@ -357,7 +402,14 @@ impl SbacEngine {
             id,
             TxRecord { instance: acc.instance, phase: Phase::Accepted(outcome.clone()) },
         );
-        Ok(vec![self.report(id, acc.instance, outcome)])
+        let mut effects = vec![self.report(id, acc.instance, outcome.clone())];
+        if outcome != Outcome::Commit
+            && let Some(sub) = self.refused.remove(&id)
+            && sub.instance > acc.instance
+        {
+            effects.push(Effect::Reprepare(sub));
+        }
+        Ok(effects)
     }
 
     /// What valid certificates prove: commit with a commit certificate from every
@@ -379,7 +431,7 @@ impl SbacEngine {
         }
         if let Some(abort) = certs.iter().find(|c| !c.commit) {
             let reason =
-                abort.reason.clone().unwrap_or_else(|| format!("shard {} aborted", abort.shard));
+                abort.reason.clone().unwrap_or_else(|| format!("shard {} aborted", abort.shard.0));
             return Some(Outcome::Abort(reason));
         }
         (seen.len() == concerned.len()).then_some(Outcome::Commit)
@@ -390,6 +442,8 @@ impl SbacEngine {
         let snap = Snapshot {
             objects: self.store.objects()?,
             records: self.records.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            votes: self.votes.iter().map(|(k, v)| (*k, *v)).collect(),
+            refused: self.refused.iter().map(|(k, v)| (*k, v.clone())).collect(),
         };
         postcard::to_allocvec(&snap).map_err(|e| Error::InvalidSnapshot { reason: e.to_string() })
     }
@@ -405,6 +459,8 @@ impl SbacEngine {
         }
         self.store.apply(batch)?;
         self.records = snap.records.into_iter().collect();
+        self.votes = snap.votes.into_iter().collect();
+        self.refused = snap.refused.into_iter().collect();
         Ok(())
     }
 }

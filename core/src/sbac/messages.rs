@@ -35,6 +35,10 @@ pub enum SbacCommand {
     Prepare(Submission),
     /// Step 4 of S-BAC: apply the decision the certificates prove.
     Accept(Accept),
+    /// A prepare ordered again: the first time, an older instance still held this
+    /// shard's locks and it was put aside; now they are released. (Distinct bytes, so
+    /// that consensus, which orders a command once, orders it again.)
+    Reprepare(Submission),
 }
 
 impl SbacCommand {
@@ -96,6 +100,15 @@ fn vote_bytes(
 }
 
 impl Vote {
+    /// Whether the signature is the voter's, for exactly these fields.
+    pub fn verify(&self, committee: &Committee) -> bool {
+        let Some(key) = committee.shard(self.shard).and_then(|s| s.key(self.replica)) else {
+            return false;
+        };
+        let m = vote_bytes(&self.tx, self.instance, self.shard, self.replica, self.commit);
+        key.verify(VOTE_DOMAIN, &m, &self.signature)
+    }
+
     /// Sign a vote.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

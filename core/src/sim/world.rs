@@ -78,6 +78,8 @@ pub struct World<C: Consensus> {
     interceptors: HashMap<usize, WorldInterceptor<C::Message>>,
     /// What happened.
     pub trace: Trace,
+    /// When each client learnt each outcome: (client, transaction, virtual time).
+    pub outcome_times: Vec<(usize, crate::transaction::TxId, Duration)>,
 }
 
 impl<C: Consensus> World<C> {
@@ -120,6 +122,7 @@ impl<C: Consensus> World<C> {
             timers: Timers::new(),
             interceptors: HashMap::new(),
             trace: Trace { enabled: false, events: Vec::new() },
+            outcome_times: Vec::new(),
         };
         for i in 0..w.nodes.len() {
             let mut out = Vec::new();
@@ -351,8 +354,12 @@ impl<C: Consensus> World<C> {
                 self.trace.record(self.now, || {
                     TraceKind::Line(format!("{r} -> c{c} Outcome {}", report.outcome.name()))
                 });
+                let before = client.finished().len();
                 let mut out = Vec::new();
                 client.on_report(r, report, &mut out);
+                if let Some(f) = client.finished().get(before) {
+                    self.outcome_times.push((c as usize, f.tx, self.now));
+                }
                 self.client_actions(c as usize, out);
             }
         }

@@ -1,0 +1,215 @@
+//! Run a whole Chainspace deployment — shards of PBFT replicas running S-BAC with the
+//! native `dummy` contract, and clients — in the deterministic simulator, and report
+//! throughput and latency.
+//!
+//! ```text
+//! cargo run --release -p chainspace-tests --example sbac -- \
+//!     [--shards 2] [--replicas 4] [--clients 8] [--transactions 2000] [--inputs 1] \
+//!     [--loss 0.0] [--seed 1]
+//! ```
+//!
+//! Each client first creates objects (their IDs spread them over the shards), then
+//! submits transactions that each consume `--inputs` of its objects (so with several
+//! inputs most transactions span shards), one at a time (closed loop). Times are virtual:
+//! what the protocols take on a simulated 1 ms LAN, with every replica's computation
+//! free. The CPU line says what simulating it all on one thread cost.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use chainspace_contracts::dummy;
+use chainspace_core::object::Object;
+use chainspace_core::sbac::Outcome;
+use chainspace_core::shard::involved_shards;
+use chainspace_core::sim::{NetworkModel, World};
+use chainspace_core::transaction::TxId;
+use chainspace_tests::setup::Deployment;
+use chainspace_tests::workload::{Ledger, outputs};
+use consensus_pbft::Pbft;
+
+struct Args {
+    shards: u32,
+    replicas: u32,
+    clients: usize,
+    transactions: usize,
+    inputs: usize,
+    loss: f64,
+    seed: u64,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        shards: 2,
+        replicas: 4,
+        clients: 8,
+        transactions: 2000,
+        inputs: 1,
+        loss: 0.0,
+        seed: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {v}: {e}");
+        match flag.as_str() {
+            "--shards" => a.shards = v.parse().map_err(|e| bad(&e))?,
+            "--replicas" => a.replicas = v.parse().map_err(|e| bad(&e))?,
+            "--clients" => a.clients = v.parse().map_err(|e| bad(&e))?,
+            "--transactions" => a.transactions = v.parse().map_err(|e| bad(&e))?,
+            "--inputs" => a.inputs = v.parse().map_err(|e| bad(&e))?,
+            "--loss" => a.loss = v.parse().map_err(|e| bad(&e))?,
+            "--seed" => a.seed = v.parse().map_err(|e| bad(&e))?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if a.shards == 0 || a.replicas == 0 || a.clients == 0 || a.inputs == 0 {
+        return Err("--shards, --replicas, --clients and --inputs must be at least 1".into());
+    }
+    if !(0.0..1.0).contains(&a.loss) {
+        return Err("--loss must be in [0, 1)".into());
+    }
+    Ok(a)
+}
+
+/// The closed-loop load: which transaction each client sends next.
+struct Load {
+    next: Vec<usize>,
+    per_client: usize,
+    inputs: usize,
+    pools: Vec<Vec<Object>>,
+    submitted: HashMap<TxId, Duration>,
+}
+
+impl Load {
+    fn submit(&mut self, w: &mut World<Pbft>, ledger: &mut Ledger, c: usize) {
+        let k = self.next[c];
+        if k >= self.per_client {
+            return;
+        }
+        self.next[c] += 1;
+        let inputs = &self.pools[c][k * self.inputs..(k + 1) * self.inputs];
+        let tx = dummy::consume(inputs, false);
+        let reads: Vec<&Object> = inputs.iter().collect();
+        self.submitted.insert(tx.digest(), w.now());
+        ledger.submit_now(w, c, tx, &reads);
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> ExitCode {
+    let a = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "usage: sbac [--shards 2] [--replicas 4] [--clients 8] [--transactions 2000] \
+                 [--inputs 1] [--loss 0.0] [--seed 1]"
+            );
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+        }
+    };
+    let mut d = Deployment::new(a.shards, a.replicas);
+    d.clients = a.clients;
+    d.network = NetworkModel { drop_rate: a.loss, ..NetworkModel::default() };
+    let cpu = Instant::now();
+    let mut w = d.world(a.seed);
+    let mut ledger = Ledger::default();
+    let per_client = a.transactions.div_ceil(a.clients);
+    let mut pools: Vec<Vec<Object>> = Vec::new();
+    for c in 0..a.clients {
+        let create = dummy::create(&format!("bench-{}-{c}", a.seed), per_client * a.inputs);
+        pools.push(outputs(&create));
+        ledger.submit(&mut w, Duration::ZERO, c, create, &[]);
+    }
+    let limit = Duration::from_secs(3600);
+    let step = Duration::from_millis(1);
+    w.run_until_cond(limit, step, |w| (0..w.clients()).all(|c| w.client(c).pending() == 0));
+    let creates = w.outcome_times.len();
+    let start = w.now();
+    // Closed loop: each client submits its next transaction when the previous is done.
+    let mut load = Load {
+        next: vec![0; a.clients],
+        per_client,
+        inputs: a.inputs,
+        pools,
+        submitted: HashMap::new(),
+    };
+    let mut seen = creates;
+    for c in 0..a.clients {
+        load.submit(&mut w, &mut ledger, c);
+    }
+    while w.now() < limit {
+        let t = w.now() + step;
+        w.run_until(t);
+        while seen < w.outcome_times.len() {
+            let c = w.outcome_times[seen].0;
+            seen += 1;
+            load.submit(&mut w, &mut ledger, c);
+        }
+        if (0..a.clients).all(|c| load.next[c] >= per_client && w.client(c).pending() == 0) {
+            break;
+        }
+    }
+    let submitted = load.submitted;
+    let cpu = cpu.elapsed();
+    let elapsed = w.now() - start;
+    let mut latencies = Vec::new();
+    let (mut commits, mut aborts, mut cross) = (0u64, 0u64, 0u64);
+    for (c, tx, at) in &w.outcome_times[creates..] {
+        let Some(sent) = submitted.get(tx) else { continue };
+        latencies.push(*at - *sent);
+        let f = w.client(*c).finished().iter().find(|f| f.tx == *tx).expect("finished");
+        match &f.outcome {
+            Outcome::Commit => commits += 1,
+            other => {
+                aborts += 1;
+                if aborts <= 3 {
+                    eprintln!("abort: {}", other.reason().unwrap_or_default());
+                }
+            }
+        }
+        let tx = &ledger.txs[tx];
+        cross += u64::from(involved_shards(tx, a.shards).len() > 1);
+    }
+    latencies.sort();
+    let done = latencies.len();
+    println!(
+        "{} shards x {} replicas (PBFT), {} clients, {} transactions of {} input(s), loss {:.0}%",
+        a.shards,
+        a.replicas,
+        a.clients,
+        done,
+        a.inputs,
+        a.loss * 100.0
+    );
+    println!(
+        "committed {commits}, aborted {aborts}, cross-shard {cross}; {:.0} committed/s of virtual time",
+        commits as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "latency (virtual) p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.9).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
+    );
+    println!(
+        "simulated in {:.2} s of CPU ({:.0} transactions per CPU second, all {} replicas on one thread)",
+        cpu.as_secs_f64(),
+        done as f64 / cpu.as_secs_f64(),
+        a.shards * a.replicas
+    );
+    if done == a.clients * per_client { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
