@@ -115,6 +115,8 @@ pub struct Pbft {
     pub(crate) executed_at_last_tick: u64,
     /// The highest sequence number other replicas showed signs of having reached.
     pub(crate) highest_seen: u64,
+    /// Just (re)started: ask for status at the first tick unless progress shows up.
+    pub(crate) recovering: bool,
     /// View-change messages by view and sender.
     pub(crate) view_changes: BTreeMap<u64, BTreeMap<ReplicaIndex, ViewChange>>,
     /// The highest view each replica asked to move to.
@@ -178,6 +180,7 @@ impl Pbft {
             tick: 0,
             executed_at_last_tick: 0,
             highest_seen: 0,
+            recovering: false,
             view_changes: BTreeMap::new(),
             latest_vc: BTreeMap::new(),
             last_new_view: None,
@@ -294,7 +297,10 @@ impl Pbft {
             }
         }
         let stuck = self.last_executed == self.executed_at_last_tick;
-        let behind = self.highest_seen > self.last_executed || oldest_age.is_some_and(|a| a >= 1);
+        let behind = self.recovering
+            || self.highest_seen > self.last_executed
+            || oldest_age.is_some_and(|a| a >= 1);
+        self.recovering = false;
         if stuck && behind {
             self.send_status(out);
             // The evidence of being behind is used up: a replica that really is behind
@@ -336,6 +342,10 @@ impl Consensus for Pbft {
     fn on_start(&mut self, out: &mut Out) {
         out.set_timer(Timer::Tick, self.cfg.tick);
         self.batch_timer_set = false;
+        // A replica that (re)starts may have missed anything, and in an idle shard nothing
+        // else would tell it: at its first tick it asks the others where they are
+        // (BFT-SMaRt likewise asks for state when a replica starts).
+        self.recovering = true;
         self.try_propose(out);
     }
 

@@ -134,7 +134,7 @@ pub fn run(s: &Scenario, seed: u64) -> Run {
         ledger.submit(&mut w, Duration::from_millis(c as u64), c, create, &[]);
     }
     let every = Duration::from_millis(20);
-    let created = |w: &World<Pbft>| (0..s.clients).all(|c| w.client(c).pending() == 0);
+    let created = |w: &World<Pbft>| (0..s.clients).all(|c| !w.client(c).finished().is_empty());
     w.run_until_cond(s.deadline, every, created);
     // Phase 2: consuming transactions, some racing for the same objects.
     let start = w.now();
@@ -163,8 +163,19 @@ pub fn run(s: &Scenario, seed: u64) -> Run {
         (0..s.clients).all(|c| w.client(c).pending() == 0)
             && w.replica_ids().iter().all(|r| !w.is_up(*r) || w.replica(*r).backlog() == 0)
     });
-    // Let the last accepts reach every replica (outcomes need only f + 1 of them).
-    let settle = w.now() + Duration::from_millis(500);
+    // Let the faults heal, and the last accepts reach every replica (outcomes need only
+    // f + 1 of them) and every replica catch up, before the invariants look.
+    let healed = s
+        .faults
+        .iter()
+        .map(|f| match f {
+            Fault::CrashRestart(_, back, ..) => *back,
+            Fault::Partition(p) => p.end,
+            _ => Duration::ZERO,
+        })
+        .max()
+        .unwrap_or_default();
+    let settle = w.now().max(healed) + Duration::from_millis(500);
     w.run_until(settle);
     Run { world: w, ledger, quiet }
 }
