@@ -163,6 +163,12 @@ pub struct ReplicaStats {
     pub undecodable_commands: u64,
     /// Checks that timed out.
     pub check_timeouts: u64,
+    /// Messages of a kind the sender may not send (a client speaking consensus, an
+    /// outcome sent to a replica).
+    pub misdirected_messages: u64,
+    /// Store failures while applying a command or installing a snapshot. Any is serious:
+    /// the replica's state may now lag its shard's (state transfer repairs it).
+    pub store_errors: u64,
 }
 
 /// One shard's votes: decision (commit?) -> replica -> (signature, abort reason).
@@ -273,7 +279,7 @@ impl<C: Consensus> Replica<C> {
             }
             (_, ReplicaMessage::Submit(sub)) => self.on_submit(from, sub, out),
             (Addr::Replica(r), ReplicaMessage::Vote(v)) => self.on_vote(r, v, out),
-            _ => self.stats.invalid_votes += 1,
+            _ => self.stats.misdirected_messages += 1,
         }
     }
 
@@ -399,7 +405,7 @@ impl<C: Consensus> Replica<C> {
                     // Everything still queued is older than the snapshot.
                     self.queue.clear();
                     if self.engine.install(&snapshot).is_err() {
-                        self.stats.undecodable_commands += 1;
+                        self.stats.store_errors += 1;
                     }
                 }
             }
@@ -451,7 +457,7 @@ impl<C: Consensus> Replica<C> {
                     self.queue.pop_front();
                     match effects {
                         Ok(effects) => self.effects(effects, &cmd, out),
-                        Err(_) => self.stats.undecodable_commands += 1,
+                        Err(_) => self.stats.store_errors += 1,
                     }
                 }
             }
