@@ -439,6 +439,8 @@ impl<C: Consensus> Replica<C> {
                     let effects = match &cmd {
                         SbacCommand::Prepare(sub) | SbacCommand::Reprepare(sub) => {
                             if !self.engine.needs_check(sub) {
+                                // A duplicate or stale prepare: any verdict is moot.
+                                self.verdicts.remove(&key);
                                 self.engine.prepare(sub, &CheckVerdict::accept())
                             } else if let Some(v) = self.verdicts.remove(&key) {
                                 self.engine.prepare(sub, &v)
