@@ -1,0 +1,355 @@
+//! The HotStuff replica: its state, client requests, and the [`Consensus`] implementation.
+//!
+//! The chain (proposals, votes, commit) lives in [`crate::chain`], rounds and timeouts in
+//! [`crate::pacemaker`], block fetching, checkpoints and state transfer in
+//! [`crate::sync`]; this file holds the state they share.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chainspace_core::committee::ShardCommittee;
+use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
+use chainspace_core::crypto::{Digest, DigestMap, Keypair, Signature};
+use chainspace_core::types::{Command, ReplicaIndex};
+
+use crate::config::HotStuffConfig;
+use crate::error::{HotStuffError, Invalid};
+use crate::message::{
+    Block, Checkpoint, Message, Proposal, QuorumCert, Timeout, TimeoutCert, genesis, leader,
+};
+
+/// HotStuff's timers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The round's timeout (or, when idle, the period of the status check).
+    Round(u64),
+    /// The leader's batch delay expired: propose a partial batch.
+    Batch,
+    /// Requested blocks did not arrive: ask again.
+    Fetch,
+}
+
+/// The output buffer of a HotStuff replica.
+pub type Out = Actions<Message, Timer>;
+
+/// The last committed block: the root of the block tree this replica keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Root {
+    pub digest: Digest,
+    pub height: u64,
+    pub round: u64,
+}
+
+/// Votes for one `(round, block, height)`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VoteSet {
+    pub verified: BTreeMap<ReplicaIndex, Signature>,
+    /// Votes not checked yet: checked in one batch once a quorum is in.
+    pub unverified: BTreeMap<ReplicaIndex, Signature>,
+    /// The certificate was formed.
+    pub done: bool,
+}
+
+/// The last stable checkpoint (the low-water mark of the block store).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stable {
+    pub height: u64,
+    pub proof: Vec<Checkpoint>,
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// What a checkpoint at some height needs besides the application's snapshot.
+#[derive(Clone, Debug)]
+pub(crate) struct SnapshotMeta {
+    pub recent: Vec<(u64, Vec<Digest>)>,
+    pub root: Root,
+}
+
+/// A chained HotStuff replica (Yin et al., PODC 2019).
+pub struct HotStuff {
+    pub(crate) cfg: HotStuffConfig,
+    pub(crate) me: ReplicaIndex,
+    pub(crate) committee: ShardCommittee,
+    pub(crate) key: Keypair,
+    /// The current round.
+    pub(crate) round: u64,
+    /// The highest round voted (or timed out) in: never vote twice in a round.
+    pub(crate) last_voted_round: u64,
+    /// The locked certificate: vote only for blocks extending its block, or justified by
+    /// a newer certificate.
+    pub(crate) locked: QuorumCert,
+    /// The highest certificate known: what this replica's proposals extend.
+    pub(crate) high_qc: QuorumCert,
+    /// The certificate whose three-chain made the last commit, for replicas that missed it.
+    pub(crate) commit_qc: QuorumCert,
+    /// The latest timeout certificate, sent with a proposal that follows it.
+    pub(crate) last_tc: Option<TimeoutCert>,
+    /// Rounds entered in a row by timeout certificate: the back-off exponent.
+    pub(crate) timeouts_in_a_row: u32,
+    /// The last round this replica proposed in.
+    pub(crate) proposed_round: u64,
+    /// Blocks connected to the root (and committed blocks until garbage collection).
+    pub(crate) blocks: DigestMap<Block>,
+    pub(crate) root: Root,
+    /// Committed blocks by height, to serve catch-up until garbage collection.
+    pub(crate) committed: BTreeMap<u64, Digest>,
+    pub(crate) votes: BTreeMap<(u64, Digest, u64), VoteSet>,
+    pub(crate) timeouts: BTreeMap<u64, BTreeMap<ReplicaIndex, Timeout>>,
+    /// Certificates already verified: block digest -> (round, height).
+    pub(crate) verified_qcs: DigestMap<(u64, u64)>,
+    /// Verified proposals waiting for their parent block.
+    pub(crate) waiting: DigestMap<Vec<(ReplicaIndex, Proposal)>>,
+    /// Fetched blocks waiting for their parent.
+    pub(crate) orphans: DigestMap<Vec<Block>>,
+    /// Blocks asked for: digest -> (height, who should have it).
+    pub(crate) wanted: DigestMap<(u64, ReplicaIndex)>,
+    pub(crate) fetch_timer_set: bool,
+    pub(crate) fetch_attempt: u32,
+    pub(crate) pending: DigestMap<(u64, Command)>,
+    pub(crate) pending_order: BTreeMap<u64, Digest>,
+    pub(crate) next_order: u64,
+    pub(crate) batch_timer_round: u64,
+    pub(crate) batch_fired_round: u64,
+    /// Commands delivered in the last `dedup_window` heights.
+    pub(crate) recent: VecDeque<(u64, Vec<Digest>)>,
+    pub(crate) recent_set: DigestMap<u64>,
+    pub(crate) stable: Stable,
+    pub(crate) checkpoints: BTreeMap<u64, BTreeMap<ReplicaIndex, Checkpoint>>,
+    pub(crate) own_snapshots: BTreeMap<u64, (Digest, Vec<u8>)>,
+    pub(crate) snapshot_meta: BTreeMap<u64, SnapshotMeta>,
+    /// `(committed, high_qc.round)` at the last status broadcast.
+    pub(crate) status_sent: Option<(u64, u64)>,
+    /// The highest committed height (or certificate round) peers showed.
+    pub(crate) highest_seen: (u64, u64),
+    pub(crate) stats: ConsensusStats,
+    pub(crate) last_invalid: Option<Invalid>,
+}
+
+/// Most proposals or orphan blocks kept while their parents are fetched.
+pub(crate) const MAX_WAITING: usize = 4096;
+/// Most pending client requests.
+pub(crate) const MAX_PENDING: usize = 1 << 20;
+
+impl HotStuff {
+    /// Replica `me` of `committee`, signing with `key`.
+    pub fn new(
+        cfg: HotStuffConfig,
+        committee: ShardCommittee,
+        me: ReplicaIndex,
+        key: Keypair,
+    ) -> Result<Self, HotStuffError> {
+        cfg.validate()?;
+        if committee.key(me) != Some(&key.public()) {
+            return Err(HotStuffError::NotInCommittee(me));
+        }
+        Ok(HotStuff {
+            cfg,
+            me,
+            committee,
+            key,
+            round: 1,
+            last_voted_round: 0,
+            locked: QuorumCert::genesis(),
+            high_qc: QuorumCert::genesis(),
+            commit_qc: QuorumCert::genesis(),
+            last_tc: None,
+            timeouts_in_a_row: 0,
+            proposed_round: 0,
+            blocks: DigestMap::default(),
+            root: Root { digest: genesis(), height: 0, round: 0 },
+            committed: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            timeouts: BTreeMap::new(),
+            verified_qcs: DigestMap::default(),
+            waiting: DigestMap::default(),
+            orphans: DigestMap::default(),
+            wanted: DigestMap::default(),
+            fetch_timer_set: false,
+            fetch_attempt: 0,
+            pending: DigestMap::default(),
+            pending_order: BTreeMap::new(),
+            next_order: 0,
+            batch_timer_round: 0,
+            batch_fired_round: 0,
+            recent: VecDeque::new(),
+            recent_set: DigestMap::default(),
+            stable: Stable::default(),
+            checkpoints: BTreeMap::new(),
+            own_snapshots: BTreeMap::new(),
+            snapshot_meta: BTreeMap::new(),
+            status_sent: None,
+            highest_seen: (0, 0),
+            stats: ConsensusStats::default(),
+            last_invalid: None,
+        })
+    }
+
+    /// The current round.
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// The highest round this replica voted in.
+    pub fn last_voted_round(&self) -> u64 {
+        self.last_voted_round
+    }
+
+    /// The round of the locked certificate.
+    pub fn locked_round(&self) -> u64 {
+        self.locked.round
+    }
+
+    /// The highest quorum certificate known.
+    pub fn high_qc(&self) -> &QuorumCert {
+        &self.high_qc
+    }
+
+    /// The last committed height.
+    pub fn committed_height(&self) -> u64 {
+        self.root.height
+    }
+
+    /// The last stable checkpoint's height.
+    pub fn stable_checkpoint(&self) -> u64 {
+        self.stable.height
+    }
+
+    /// Blocks held (for garbage-collection tests).
+    pub fn blocks_len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Requests waiting to be ordered.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Why the last invalid message was dropped.
+    pub fn last_invalid(&self) -> Option<&Invalid> {
+        self.last_invalid.as_ref()
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.committee.n()
+    }
+
+    pub(crate) fn quorum(&self) -> usize {
+        self.committee.quorum()
+    }
+
+    pub(crate) fn is_leader(&self, round: u64) -> bool {
+        leader(round, self.n()) == self.me
+    }
+
+    /// Whether `digest` is in the tree (or is its root).
+    pub(crate) fn known(&self, digest: &Digest) -> bool {
+        *digest == self.root.digest || self.blocks.contains_key(digest)
+    }
+
+    /// Drop an invalid message, counting it.
+    pub(crate) fn invalid(&mut self, why: Invalid) {
+        self.stats.invalid_messages += 1;
+        self.last_invalid = Some(why);
+    }
+
+    /// Ignore a stale message, counting it.
+    pub(crate) fn ignore(&mut self) {
+        self.stats.ignored_messages += 1;
+    }
+
+    fn add_request(&mut self, command: Command) {
+        let d = command.digest();
+        if self.recent_set.contains_key(&d) || self.pending.contains_key(&d) {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.ignore();
+            return;
+        }
+        let order = self.next_order;
+        self.next_order += 1;
+        self.pending.insert(d, (order, command));
+        self.pending_order.insert(order, d);
+    }
+
+    pub(crate) fn remove_pending(&mut self, d: &Digest) {
+        if let Some((order, _)) = self.pending.remove(d) {
+            self.pending_order.remove(&order);
+        }
+    }
+}
+
+impl Consensus for HotStuff {
+    type Message = Message;
+    type Timer = Timer;
+
+    fn index(&self) -> ReplicaIndex {
+        self.me
+    }
+
+    fn on_start(&mut self, out: &mut Out) {
+        self.fetch_timer_set = false;
+        self.batch_timer_round = 0;
+        out.set_timer(Timer::Round(self.round), self.round_timeout());
+        if !self.wanted.is_empty() {
+            self.arm_fetch(out);
+        }
+        self.maybe_propose(out);
+    }
+
+    fn propose(&mut self, command: Command, out: &mut Out) {
+        self.add_request(command);
+        self.maybe_propose(out);
+    }
+
+    fn on_message(&mut self, from: ReplicaIndex, msg: Message, out: &mut Out) {
+        if !self.committee.contains(from) || from == self.me {
+            self.invalid(Invalid::UnknownReplica(from));
+            return;
+        }
+        match msg {
+            Message::Request(batch) => {
+                if batch.len() > self.cfg.max_batch {
+                    let (len, max) = (batch.len(), self.cfg.max_batch);
+                    return self.invalid(Invalid::BatchTooLarge { len, max });
+                }
+                for c in batch {
+                    self.add_request(c);
+                }
+                self.maybe_propose(out);
+            }
+            Message::Proposal(p) => self.on_proposal(from, p, out),
+            Message::Vote(v) => self.on_vote(from, v, out),
+            Message::Timeout(t) => self.on_timeout(from, t, out),
+            Message::Sync(s) => self.on_sync(from, s, out),
+            Message::Status(s) => self.on_status(from, s, out),
+            Message::BlockRequest(r) => self.on_block_request(from, r, out),
+            Message::Blocks(b) => self.on_blocks(from, b, out),
+            Message::Checkpoint(c) => self.on_checkpoint(from, c, out),
+            Message::StateReply(s) => self.on_state_reply(from, s, out),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, out: &mut Out) {
+        match timer {
+            Timer::Round(r) => self.on_round_timer(r, out),
+            Timer::Batch => {
+                self.batch_timer_round = 0;
+                self.batch_fired_round = self.round;
+                self.maybe_propose(out);
+            }
+            Timer::Fetch => self.on_fetch_timer(out),
+        }
+    }
+
+    fn on_snapshot(&mut self, sequence: u64, snapshot: Vec<u8>, out: &mut Out) {
+        self.take_checkpoint(sequence, snapshot, out);
+    }
+
+    fn last_delivered(&self) -> u64 {
+        self.root.height
+    }
+
+    fn stats(&self) -> ConsensusStats {
+        self.stats
+    }
+}
