@@ -1,0 +1,48 @@
+//! Tunables of the QUIC transport.
+
+use std::time::Duration;
+
+/// How a QUIC endpoint (replica or client) behaves. The defaults suit a LAN or WAN
+/// deployment; tests shrink the limits.
+#[derive(Clone, Debug)]
+pub struct QuicConfig {
+    /// The largest message (frame payload) sent or accepted. A peer that announces a
+    /// larger frame has that stream stopped: the frame is never buffered.
+    pub max_message: usize,
+    /// Capacity, in messages, of each receive queue (one for replicas, one for clients)
+    /// and of each peer's send queue. Past it, messages are dropped and counted, so a slow
+    /// or dead peer costs bounded memory and never blocks the sender.
+    pub queue_capacity: usize,
+    /// Whether a replica endpoint accepts client connections. Without them its TLS
+    /// verifier admits committee keys only, so a stranger fails in the handshake.
+    pub accept_clients: bool,
+    /// How many clients may be connected to a replica at once; more are refused, so
+    /// connections (each with its own send queue) cannot exhaust memory.
+    pub max_clients: usize,
+    /// First wait before redialling a peer that could not be reached.
+    pub backoff_min: Duration,
+    /// Longest wait between redials: the back-off doubles up to this.
+    pub backoff_max: Duration,
+    /// How long one dial (handshake included) may take.
+    pub connect_timeout: Duration,
+    /// A connection silent this long is dead (how a crashed peer is noticed).
+    pub idle_timeout: Duration,
+    /// Keep-alive interval, well under `idle_timeout`, so idle but live links stay up.
+    pub keep_alive: Duration,
+}
+
+impl Default for QuicConfig {
+    fn default() -> Self {
+        QuicConfig {
+            max_message: 32 << 20,
+            queue_capacity: 4096,
+            accept_clients: true,
+            max_clients: 10_000,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(15),
+            keep_alive: Duration::from_secs(3),
+        }
+    }
+}

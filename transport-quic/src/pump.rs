@@ -1,0 +1,123 @@
+//! The two loops that move bytes on a connection: [`read_connection`] turns incoming
+//! streams into messages from one authenticated sender, and [`pump`] writes a queue of
+//! outgoing messages as frames on one long-lived stream.
+
+use std::sync::Arc;
+
+use chainspace_core::replica::Addr;
+use quinn::{Connection, RecvStream, SendStream};
+use tokio::sync::mpsc;
+
+use crate::frame::{self, Read, STOP_OVERSIZED};
+use crate::shared::{Counters, Inbox, Shutdown, bump};
+
+/// What an endpoint's tasks share.
+pub(crate) struct Context {
+    pub(crate) inbox: Inbox,
+    pub(crate) counters: Counters,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) max_message: usize,
+}
+
+/// Read every stream the peer opens on `conn` and queue its messages as coming from
+/// `from`, which the caller established from the connection's peer identity: nothing in
+/// the bytes can change it. Ends when the connection or the endpoint does.
+pub(crate) async fn read_connection(conn: Connection, from: Addr, cx: Arc<Context>) {
+    loop {
+        let stream = tokio::select! {
+            _ = cx.shutdown.wait() => return,
+            s = conn.accept_uni() => s,
+        };
+        match stream {
+            Ok(stream) => {
+                tokio::spawn(read_stream(stream, from, cx.clone()));
+            }
+            Err(e) => {
+                tracing::debug!(?from, %e, "connection ended");
+                return;
+            }
+        }
+    }
+}
+
+async fn read_stream(mut stream: RecvStream, from: Addr, cx: Arc<Context>) {
+    loop {
+        let read = tokio::select! {
+            _ = cx.shutdown.wait() => return,
+            r = frame::read(&mut stream, cx.max_message) => r,
+        };
+        match read {
+            Read::Frame(bytes) => cx.inbox.push(from, bytes, &cx.counters),
+            Read::End => return,
+            Read::Oversized(len) => {
+                bump(&cx.counters.oversized_frames);
+                tracing::warn!(?from, len, max = cx.max_message, "oversized frame: stream stopped");
+                let _ = stream.stop(STOP_OVERSIZED.into());
+                return;
+            }
+            Read::Truncated => {
+                bump(&cx.counters.truncated_frames);
+                tracing::warn!(?from, "stream ended inside a frame");
+                return;
+            }
+        }
+    }
+}
+
+/// Why [`pump`] returned.
+pub(crate) enum Pumped {
+    /// The endpoint shut down or the queue's senders are gone: stop for good.
+    Done,
+    /// The connection failed; this message (if any) was being written and may be retried.
+    Lost(Option<Vec<u8>>),
+}
+
+/// Write the messages of `queue` (after `carry`, if any) on `conn`, one frame each, on a
+/// stream opened when first needed and reopened if the peer stops it (after an oversized
+/// frame, say). Returns when the connection fails or there is nothing more to send.
+pub(crate) async fn pump(
+    conn: &Connection,
+    queue: &mut mpsc::Receiver<Vec<u8>>,
+    mut carry: Option<Vec<u8>>,
+    shutdown: &Shutdown,
+) -> Pumped {
+    let mut stream: Option<SendStream> = None;
+    loop {
+        let message = match carry.take() {
+            Some(m) => m,
+            None => tokio::select! {
+                biased;
+                _ = shutdown.wait() => return Pumped::Done,
+                m = queue.recv() => match m {
+                    Some(m) => m,
+                    None => return Pumped::Done,
+                },
+                _ = conn.closed() => return Pumped::Lost(None),
+            },
+        };
+        let s = match stream.as_mut() {
+            Some(s) => s,
+            None => {
+                let opened = tokio::select! {
+                    _ = shutdown.wait() => return Pumped::Done,
+                    s = conn.open_uni() => s,
+                };
+                match opened {
+                    Ok(s) => stream.insert(s),
+                    Err(_) => return Pumped::Lost(Some(message)),
+                }
+            }
+        };
+        let written = tokio::select! {
+            _ = shutdown.wait() => return Pumped::Done,
+            w = frame::write(s, &message) => w,
+        };
+        if let Err(e) = written {
+            stream = None;
+            if conn.close_reason().is_some() {
+                return Pumped::Lost(Some(message));
+            }
+            tracing::debug!(%e, "stream failed; the next message opens a new one");
+        }
+    }
+}
