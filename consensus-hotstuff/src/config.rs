@@ -25,6 +25,11 @@ pub struct HotStuffConfig {
     pub fetch_blocks: usize,
     /// How long to wait for requested blocks before asking again (another peer).
     pub fetch_retry: Duration,
+    /// An idle replica broadcasts its status at least every this many firings of its
+    /// round timer, even when nothing changed: a replica partitioned while the others
+    /// moved on, then healed into an idle shard, hears nothing and would otherwise never
+    /// learn it is behind (nor would its peers).
+    pub status_interval_ticks: u64,
 }
 
 impl Default for HotStuffConfig {
@@ -38,6 +43,7 @@ impl Default for HotStuffConfig {
             dedup_window: 1024,
             fetch_blocks: 64,
             fetch_retry: Duration::from_millis(100),
+            status_interval_ticks: 4,
         }
     }
 }
@@ -63,6 +69,9 @@ impl HotStuffConfig {
         }
         if self.fetch_retry.is_zero() {
             return err("fetch_retry", "must be positive");
+        }
+        if self.status_interval_ticks == 0 {
+            return err("status_interval_ticks", "must be at least 1");
         }
         Ok(())
     }

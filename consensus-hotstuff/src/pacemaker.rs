@@ -15,8 +15,10 @@
 //! leader, so a command submitted to one replica only is still ordered.
 //!
 //! A replica with no work lets its timer tick at the base period and uses it to
-//! broadcast a [`Status`] when its progress changed or a peer showed it is behind;
-//! peers answer a replica behind them with their certificates ([`SyncInfo`]).
+//! broadcast a [`Status`] when its progress changed or a peer showed it is behind, and
+//! every `status_interval_ticks` firings in any case (a heartbeat: a replica healed from
+//! a partition into an idle shard hears nothing otherwise); peers answer a replica behind
+//! them with their certificates ([`SyncInfo`]).
 
 use std::time::Duration;
 
@@ -184,8 +186,11 @@ impl HotStuff {
     fn maybe_status(&mut self, out: &mut Out) {
         let now = (self.root.height, self.high_qc.round);
         let behind = self.highest_seen.0 > now.0 || self.highest_seen.1 > now.1;
-        if self.status_sent != Some(now) || behind {
+        self.ticks_since_status += 1;
+        let heartbeat = self.ticks_since_status >= self.cfg.status_interval_ticks;
+        if self.status_sent != Some(now) || behind || heartbeat {
             self.status_sent = Some(now);
+            self.ticks_since_status = 0;
             self.highest_seen = (0, 0);
             out.broadcast(Message::Status(self.status()));
         }

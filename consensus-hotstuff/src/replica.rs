@@ -118,6 +118,8 @@ pub struct HotStuff {
     pub(crate) snapshot_meta: BTreeMap<u64, SnapshotMeta>,
     /// `(committed, high_qc.round)` at the last status broadcast.
     pub(crate) status_sent: Option<(u64, u64)>,
+    /// Round-timer firings since the last status broadcast (for the heartbeat).
+    pub(crate) ticks_since_status: u64,
     /// The highest committed height (or certificate round) peers showed.
     pub(crate) highest_seen: (u64, u64),
     pub(crate) stats: ConsensusStats,
@@ -177,6 +179,7 @@ impl HotStuff {
             own_snapshots: BTreeMap::new(),
             snapshot_meta: BTreeMap::new(),
             status_sent: None,
+            ticks_since_status: 0,
             highest_seen: (0, 0),
             stats: ConsensusStats::default(),
             last_invalid: None,

@@ -49,3 +49,34 @@ fn a_peer_serves_a_block_with_its_ancestors() {
     let acts = recv(&mut r, 2, Message::BlockRequest(req));
     assert_eq!(acts, vec![Action::Send { to: 2, msg: Message::Blocks(vec![b2]) }]);
 }
+
+#[test]
+fn an_idle_replica_sends_a_status_heartbeat() {
+    use consensus_hotstuff::Timer;
+    let cfg = sim_config();
+    let mut r = replica(&cfg, N, 1);
+    let mut out = chainspace_core::consensus::Actions::new();
+    r.on_start(&mut out);
+    let is_status =
+        |a: &Action<Message, Timer>| matches!(a, Action::Broadcast { msg: Message::Status(_) });
+    // The first firing reports the replica's (new) progress; then, with nothing
+    // changing, one status every `status_interval_ticks` firings.
+    let fires = 1 + 3 * cfg.status_interval_ticks;
+    let mut statuses = Vec::new();
+    for i in 0..fires {
+        out.drain();
+        r.on_timer(Timer::Round(r.round()), &mut out);
+        if out.as_slice().iter().any(is_status) {
+            statuses.push(i);
+        }
+        assert!(
+            !out.as_slice()
+                .iter()
+                .any(|a| matches!(a, Action::Broadcast { msg: Message::Timeout(_) })),
+            "an idle replica does not time out rounds"
+        );
+    }
+    let every = cfg.status_interval_ticks;
+    let want: Vec<u64> = (0..=3).map(|k| k * every).collect();
+    assert_eq!(statuses, want);
+}

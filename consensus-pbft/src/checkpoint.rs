@@ -3,7 +3,10 @@
 //! back to where the others are.
 //!
 //! Catch-up follows BFT-SMaRt's state transfer: a replica that sees it is behind (others
-//! talk about higher sequence numbers, or its requests wait) broadcasts a [`Status`].
+//! talk about higher sequence numbers, or its requests wait) broadcasts a [`Status`];
+//! every replica also broadcasts one every `status_interval_ticks` ticks as a heartbeat,
+//! because a replica partitioned while the others moved on and then went idle sees no
+//! sign of being behind (nobody talks to it), and would otherwise stay behind.
 //! Peers answer with the batches it misses ([`Decided`], accepted once `f + 1` replicas
 //! sent the same batch) or, when it is behind their garbage-collected log, with their
 //! stable checkpoint's snapshot and its quorum proof ([`StateReply`]). A replica left in

@@ -33,6 +33,11 @@ pub struct PbftConfig {
     pub dedup_window: u64,
     /// Most decided batches sent in one catch-up reply.
     pub catch_up_batches: usize,
+    /// Every this many ticks a replica broadcasts its status even when it sees no sign
+    /// of being behind. A replica that was partitioned while the others moved on, and
+    /// then hears nothing because the shard has gone idle, learns of it this way (and
+    /// peers learn of it): without it, it would stay behind until the next request.
+    pub status_interval_ticks: u64,
 }
 
 impl Default for PbftConfig {
@@ -48,6 +53,7 @@ impl Default for PbftConfig {
             view_change_timeout: Duration::from_millis(500),
             dedup_window: 1024,
             catch_up_batches: 64,
+            status_interval_ticks: 10,
         }
     }
 }
@@ -79,6 +85,9 @@ impl PbftConfig {
         }
         if self.catch_up_batches == 0 {
             return err("catch_up_batches", "must be at least 1");
+        }
+        if self.status_interval_ticks == 0 {
+            return err("status_interval_ticks", "must be at least 1");
         }
         Ok(())
     }

@@ -301,7 +301,8 @@ impl Pbft {
             || self.highest_seen > self.last_executed
             || oldest_age.is_some_and(|a| a >= 1);
         self.recovering = false;
-        if stuck && behind {
+        let heartbeat = self.tick.is_multiple_of(self.cfg.status_interval_ticks);
+        if (stuck && behind) || heartbeat {
             self.send_status(out);
             // The evidence of being behind is used up: a replica that really is behind
             // keeps hearing of higher sequence numbers (or its requests keep waiting),

@@ -176,17 +176,33 @@ fn a_replica_in_a_view_change_retransmits_its_view_change_every_tick() {
     }
 }
 
-#[test]
-fn ticks_without_waiting_requests_only_restart_the_tick() {
-    let (mut r, k) = setup(1);
-    for _ in 0..3 * sim_config().request_timeout_ticks {
-        assert_eq!(fire(&mut r, Timer::Tick), vec![tick_timer()]);
+/// The actions of the next tick of an idle replica at view 0 that executed `executed`:
+/// the tick restarts, and every `status_interval_ticks`-th tick carries a status heartbeat.
+fn idle_tick(r: &mut Pbft, n: &mut u64, executed: u64) -> Vec<Act> {
+    let every = sim_config().status_interval_ticks;
+    *n += 1;
+    let mut want = vec![tick_timer()];
+    if n.is_multiple_of(every) {
+        want.push(status(0, executed));
     }
+    assert_eq!(fire(r, Timer::Tick), want, "tick {n}");
+    want
+}
+
+#[test]
+fn ticks_without_waiting_requests_only_restart_the_tick_and_send_heartbeats() {
+    let (mut r, k) = setup(1);
+    let ticks = 3 * sim_config().request_timeout_ticks.max(sim_config().status_interval_ticks);
+    let (mut heartbeats, mut n) = (0, 0);
+    for _ in 0..ticks {
+        heartbeats += idle_tick(&mut r, &mut n, 0).len() - 1;
+    }
+    assert!(heartbeats >= 3, "a status heartbeat every status_interval_ticks");
     // Commands that were ordered in time never trigger anything either.
     submit(&mut r, cmd("a"));
     decide(&mut r, &k, 0, 1, vec![cmd("a")]);
-    for _ in 0..3 * sim_config().request_timeout_ticks {
-        assert_eq!(fire(&mut r, Timer::Tick), vec![tick_timer()]);
+    for _ in 0..ticks {
+        idle_tick(&mut r, &mut n, 1);
     }
 }
 

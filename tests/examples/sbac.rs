@@ -1,11 +1,11 @@
-//! Run a whole Chainspace deployment — shards of PBFT replicas running S-BAC with the
+//! Run a whole Chainspace deployment — shards of PBFT or HotStuff replicas running S-BAC with the
 //! native `dummy` contract, and clients — in the deterministic simulator, and report
 //! throughput and latency.
 //!
 //! ```text
 //! cargo run --release -p chainspace-tests --example sbac -- \
 //!     [--shards 2] [--replicas 4] [--clients 8] [--transactions 2000] [--inputs 1] \
-//!     [--loss 0.0] [--seed 1]
+//!     [--loss 0.0] [--seed 1] [--consensus pbft|hotstuff|mixed]
 //! ```
 //!
 //! Each client first creates objects (their IDs spread them over the shards), then
@@ -25,8 +25,9 @@ use chainspace_core::shard::involved_shards;
 use chainspace_core::sim::{NetworkModel, World};
 use chainspace_core::transaction::TxId;
 use chainspace_tests::setup::Deployment;
+use chainspace_tests::setup::Mix;
 use chainspace_tests::workload::{Ledger, outputs};
-use consensus_pbft::Pbft;
+use consensus_any::{AnyConsensus, Protocol};
 
 struct Args {
     shards: u32,
@@ -36,6 +37,7 @@ struct Args {
     inputs: usize,
     loss: f64,
     seed: u64,
+    mix: Mix,
 }
 
 fn parse() -> Result<Args, String> {
@@ -47,6 +49,7 @@ fn parse() -> Result<Args, String> {
         inputs: 1,
         loss: 0.0,
         seed: 1,
+        mix: Mix::All(Protocol::Pbft),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -63,6 +66,8 @@ fn parse() -> Result<Args, String> {
             "--inputs" => a.inputs = v.parse().map_err(|e| bad(&e))?,
             "--loss" => a.loss = v.parse().map_err(|e| bad(&e))?,
             "--seed" => a.seed = v.parse().map_err(|e| bad(&e))?,
+            "--consensus" if v == "mixed" => a.mix = Mix::Alternate,
+            "--consensus" => a.mix = Mix::All(v.parse().map_err(|e| bad(&e))?),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -85,7 +90,7 @@ struct Load {
 }
 
 impl Load {
-    fn submit(&mut self, w: &mut World<Pbft>, ledger: &mut Ledger, c: usize) {
+    fn submit(&mut self, w: &mut World<AnyConsensus>, ledger: &mut Ledger, c: usize) {
         let k = self.next[c];
         if k >= self.per_client {
             return;
@@ -115,7 +120,7 @@ fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: sbac [--shards 2] [--replicas 4] [--clients 8] [--transactions 2000] \
-                 [--inputs 1] [--loss 0.0] [--seed 1]"
+                 [--inputs 1] [--loss 0.0] [--seed 1] [--consensus pbft|hotstuff|mixed]"
             );
             return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
     let mut d = Deployment::new(a.shards, a.replicas);
     d.clients = a.clients;
     d.network = NetworkModel { drop_rate: a.loss, ..NetworkModel::default() };
+    d.mix = a.mix;
     let cpu = Instant::now();
     let mut w = d.world(a.seed);
     let mut ledger = Ledger::default();
@@ -187,9 +193,10 @@ fn main() -> ExitCode {
     latencies.sort();
     let done = latencies.len();
     println!(
-        "{} shards x {} replicas (PBFT), {} clients, {} transactions of {} input(s), loss {:.0}%",
+        "{} shards x {} replicas ({}), {} clients, {} transactions of {} input(s), loss {:.0}%",
         a.shards,
         a.replicas,
+        a.mix.name(),
         a.clients,
         done,
         a.inputs,

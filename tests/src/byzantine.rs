@@ -2,11 +2,11 @@
 //! sends, so it votes for the wrong decision, signs garbage, equivocates or stays silent,
 //! while running the real protocol underneath.
 
+use chainspace_core::consensus::ProtocolMessage;
 use chainspace_core::crypto::{Keypair, Signature};
 use chainspace_core::replica::{Addr, ReplicaMessage};
 use chainspace_core::sbac::Vote;
 use chainspace_core::sim::world::WorldInterceptor;
-use consensus_pbft::Message;
 
 /// How a Byzantine replica misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,8 @@ fn resign(v: &Vote, commit: bool, key: &Keypair) -> Vote {
 }
 
 /// The interceptor for a replica holding `key` that misbehaves as `how`.
-pub fn interceptor(how: Byzantine, key: Keypair) -> WorldInterceptor<Message> {
-    Box::new(move |to: Addr, msg: ReplicaMessage<Message>| match (how, msg) {
+pub fn interceptor<M: ProtocolMessage>(how: Byzantine, key: Keypair) -> WorldInterceptor<M> {
+    Box::new(move |to: Addr, msg: ReplicaMessage<M>| match (how, msg) {
         (Byzantine::Silent, _) => vec![],
         (Byzantine::WrongVote, ReplicaMessage::Vote(mut m)) => {
             m.vote = resign(&m.vote, !m.vote.commit, &key);

@@ -21,13 +21,13 @@ use chainspace_core::sbac::engine::TxRecord;
 use chainspace_core::sim::World;
 use chainspace_core::transaction::TxId;
 use chainspace_core::types::{ReplicaId, ShardId};
-use consensus_pbft::{Message, Pbft};
+use consensus_any::{AnyConsensus, AnyMessage};
 
 use crate::invariants::{atomic, no_double_spend, no_locks_left, states_equal};
 use crate::workload::Ledger;
 
 /// A message as the network carries it.
-pub type Msg = ReplicaMessage<Message>;
+pub type Msg = ReplicaMessage<AnyMessage>;
 
 /// One message on one link.
 #[derive(Clone, Debug)]
@@ -77,7 +77,7 @@ pub type Shared = Rc<RefCell<Attacker>>;
 
 impl Attacker {
     /// Put an attacker on every link of `w` (it replaces any other interceptor).
-    pub fn attach(w: &mut World<Pbft>) -> Shared {
+    pub fn attach(w: &mut World<AnyConsensus>) -> Shared {
         let att: Shared = Rc::new(RefCell::new(Attacker::default()));
         for me in w.replica_ids() {
             let a = att.clone();

@@ -7,6 +7,7 @@ use chainspace_core::types::ShardId;
 
 use crate::byzantine::Byzantine;
 use crate::scenario::{Fault, Run, Scenario, run};
+use crate::setup::Mix;
 
 /// Seeds per scenario: 300 in CI; `SBAC_SEEDS` changes it.
 pub fn seeds() -> std::ops::Range<u64> {
@@ -23,7 +24,7 @@ pub fn hold(s: &Scenario, check: impl Fn(&Scenario, &Run) -> Result<(), String>)
     for seed in seeds() {
         let r = run(s, seed);
         if let Err(e) = check(s, &r) {
-            panic!("[{} {}x{} seed {seed}] {e}", s.name, s.shards, s.replicas);
+            panic!("[{} {} {}x{} seed {seed}] {e}", s.name, s.mix.name(), s.shards, s.replicas);
         }
         let (c, a) = outcomes(&r);
         cross_commits += c;
@@ -111,11 +112,16 @@ pub fn standard(shards: u32, replicas: u32) -> Vec<Scenario> {
     out
 }
 
-/// The standard scenarios named in `names`, on `shards` x `replicas` (each invariant's
-/// suite picks the scenarios that stress it; together they cover them all).
-pub fn pick(shards: u32, replicas: u32, names: &[&str]) -> Vec<Scenario> {
+/// The standard scenarios named in `names`, on `shards` x `replicas` with the protocols
+/// of `mix` (each invariant's suite picks the scenarios that stress it; together they
+/// cover them all).
+pub fn pick(mix: Mix, shards: u32, replicas: u32, names: &[&str]) -> Vec<Scenario> {
     let all = standard(shards, replicas);
-    let picked: Vec<Scenario> = all.into_iter().filter(|s| names.contains(&s.name)).collect();
+    let picked: Vec<Scenario> = all
+        .into_iter()
+        .filter(|s| names.contains(&s.name))
+        .map(|s| Scenario { mix, ..s })
+        .collect();
     assert_eq!(picked.len(), names.len(), "every named scenario exists");
     picked
 }

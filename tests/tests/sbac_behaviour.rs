@@ -14,27 +14,27 @@ use chainspace_core::sim::World;
 use chainspace_core::transaction::TransactionRequest;
 use chainspace_tests::setup::Deployment;
 use chainspace_tests::workload::{Ledger, outputs};
-use consensus_pbft::Pbft;
+use consensus_any::AnyConsensus;
 
-fn world(clients: usize) -> World<Pbft> {
+fn world(clients: usize) -> World<AnyConsensus> {
     let mut d = Deployment::new(2, 4);
     d.clients = clients;
     d.world(3)
 }
 
-fn settle(w: &mut World<Pbft>, client: usize, n: usize) {
+fn settle(w: &mut World<AnyConsensus>, client: usize, n: usize) {
     let ok = w.run_until_cond(Duration::from_secs(20), Duration::from_millis(5), |w| {
         w.client(client).finished().len() >= n
     });
     assert!(ok, "client {client} got {n} outcomes");
 }
 
-fn outcome(w: &World<Pbft>, client: usize, k: usize) -> Outcome {
+fn outcome(w: &World<AnyConsensus>, client: usize, k: usize) -> Outcome {
     w.client(client).finished()[k].outcome.clone()
 }
 
 /// The status of `id` at every replica of its shard (all equal).
-fn status(w: &World<Pbft>, id: &ObjectId) -> ObjectStatus {
+fn status(w: &World<AnyConsensus>, id: &ObjectId) -> ObjectStatus {
     let shard = shard_of(id, w.committee().num_shards());
     let all: Vec<ObjectStatus> = w
         .shard_ids(shard)

@@ -31,7 +31,8 @@ use chainspace_tests::replay::{
 };
 use chainspace_tests::setup::Deployment;
 use chainspace_tests::workload::{Ledger, outputs};
-use consensus_pbft::{Message, Pbft};
+use consensus_any::{AnyConsensus, AnyMessage};
+use consensus_pbft::Message;
 
 const SHARDS: u32 = 2;
 const REPLICAS: u32 = 4;
@@ -54,7 +55,7 @@ fn seeds() -> std::ops::Range<u64> {
 }
 
 struct Setup {
-    w: World<Pbft>,
+    w: World<AnyConsensus>,
     att: Shared,
     ledger: Ledger,
     create: Transaction,
@@ -112,7 +113,7 @@ fn setup(seed: u64, network: NetworkModel) -> Setup {
 }
 
 /// Let the last messages of a finished step reach every replica.
-fn settle(w: &mut World<Pbft>) {
+fn settle(w: &mut World<AnyConsensus>) {
     let t = w.now() + ms(300);
     w.run_until(t);
 }
@@ -463,7 +464,7 @@ fn replaying_an_old_accept_does_not_release_locks_taken_by_the_retry() {
             .iter()
             .filter(|m| m.from.shard == S0)
             .filter_map(|m| match &m.msg {
-                ReplicaMessage::Consensus(Message::PrePrepare(p)) => Some(p.batch.clone()),
+                ReplicaMessage::Consensus(AnyMessage::Pbft(Message::PrePrepare(p))) => Some(p.batch.clone()),
                 _ => None,
             })
             .flatten()
@@ -510,9 +511,13 @@ fn replaying_an_old_accept_does_not_release_locks_taken_by_the_retry() {
             s.w.run_until_cond(start + ms(600), ms(5), |w| all_have(w, S0, &a, locked2)),
             "seed {seed}: shard 0 locks a for instance 2"
         );
-        let primary = s.w.replica(rid(S0, 0)).consensus().view() as u32 % REPLICAS;
+        let primary =
+            s.w.replica(rid(S0, 0)).consensus().as_pbft().expect("PBFT").view() as u32 % REPLICAS;
         let backup = rid(S0, (primary + 1) % REPLICAS);
-        let msg = ReplicaMessage::Consensus(Message::Request(vec![recorded, assembled.clone()]));
+        let msg = ReplicaMessage::Consensus(AnyMessage::Pbft(Message::Request(vec![
+            recorded,
+            assembled.clone(),
+        ])));
         s.att.borrow_mut().inject(backup, Addr::Replica(rid(S0, primary)), msg);
         let logged = s.att.borrow().log().len();
         assert!(s.w.run_until_cond(start + ms(1_400), ms(5), |_| s.att.borrow().due() == 0));
@@ -522,7 +527,7 @@ fn replaying_an_old_accept_does_not_release_locks_taken_by_the_retry() {
         // Shard 0 did order the assembled accept...
         let ordered = s.att.borrow().log()[logged..].iter().any(|m| {
             m.from == rid(S0, primary)
-                && matches!(&m.msg, ReplicaMessage::Consensus(Message::PrePrepare(p)) if p.batch.contains(&assembled))
+                && matches!(&m.msg, ReplicaMessage::Consensus(AnyMessage::Pbft(Message::PrePrepare(p))) if p.batch.contains(&assembled))
         });
         assert!(ordered, "seed {seed}: the replayed accept was ordered");
         // ... and it changed nothing.
@@ -686,7 +691,7 @@ fn a_retry_racing_the_abort_of_the_first_instance_goes_through() {
                 .encode(),
             );
             let att = s.att.borrow();
-            let pp: Vec<_> = att.log().iter().filter(|m| m.from.shard == S0 && matches!(&m.msg, ReplicaMessage::Consensus(Message::PrePrepare(p)) if p.batch.contains(&p2))).map(|m| (m.from, m.to)).collect();
+            let pp: Vec<_> = att.log().iter().filter(|m| m.from.shard == S0 && matches!(&m.msg, ReplicaMessage::Consensus(AnyMessage::Pbft(Message::PrePrepare(p))) if p.batch.contains(&p2))).map(|m| (m.from, m.to)).collect();
             let submits = att.log().len();
             eprintln!("seed {seed}: preprepares of Prepare(2) on shard 0: {pp:?} log {submits}");
             eprintln!("S0 records {:?}", records(&s.w, S0, &s.id));

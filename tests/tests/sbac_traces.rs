@@ -16,16 +16,16 @@ use chainspace_core::sim::{NetworkModel, World};
 use chainspace_core::types::ShardId;
 use chainspace_tests::setup::Deployment;
 use chainspace_tests::workload::{Ledger, outputs};
-use consensus_pbft::Pbft;
+use consensus_any::AnyConsensus;
 
-fn world() -> World<Pbft> {
+fn world() -> World<AnyConsensus> {
     let mut d = Deployment::new(2, 4);
     d.network = NetworkModel::fixed(Duration::from_millis(1));
     d.world(7)
 }
 
 /// Run until client 0 has `n` outcomes.
-fn settle(w: &mut World<Pbft>, n: usize) {
+fn settle(w: &mut World<AnyConsensus>, n: usize) {
     let ok = w.run_until_cond(Duration::from_secs(10), Duration::from_millis(5), |w| {
         w.client(0).finished().len() >= n
     });
@@ -33,7 +33,7 @@ fn settle(w: &mut World<Pbft>, n: usize) {
 }
 
 /// The S-BAC lines of the trace from `from` on.
-fn sbac_lines(w: &World<Pbft>, from: usize) -> Vec<String> {
+fn sbac_lines(w: &World<AnyConsensus>, from: usize) -> Vec<String> {
     w.trace.events[from..]
         .iter()
         .map(ToString::to_string)
@@ -42,7 +42,7 @@ fn sbac_lines(w: &World<Pbft>, from: usize) -> Vec<String> {
 }
 
 /// Objects on shard 0 and shard 1, created (and committed) before the trace starts.
-fn two_objects(w: &mut World<Pbft>, ledger: &mut Ledger) -> (Object, Object) {
+fn two_objects(w: &mut World<AnyConsensus>, ledger: &mut Ledger) -> (Object, Object) {
     let create = dummy::create("trace-objects", 8);
     let objs = outputs(&create);
     ledger.submit(w, Duration::ZERO, 0, create, &[]);

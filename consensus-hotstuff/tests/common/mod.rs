@@ -24,6 +24,7 @@ pub fn sim_config() -> HotStuffConfig {
         dedup_window: 256,
         fetch_blocks: 32,
         fetch_retry: Duration::from_millis(50),
+        status_interval_ticks: 2,
     }
 }
 

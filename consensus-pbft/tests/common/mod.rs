@@ -24,6 +24,7 @@ pub fn sim_config() -> PbftConfig {
         view_change_timeout: Duration::from_millis(200),
         dedup_window: 256,
         catch_up_batches: 32,
+        status_interval_ticks: 10,
     }
 }
 
