@@ -1,0 +1,147 @@
+//! The scenarios over a memory network: no sockets, so they are fast.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chainspace_core::checker::{CheckRequest, CheckVerdict, Checker, CheckerRegistry};
+use chainspace_core::committee::Committee;
+use chainspace_core::replica::{Addr, ReplicaConfig};
+use chainspace_core::sbac::Outcome;
+use chainspace_core::store::MemoryStore;
+use chainspace_core::transport::{MemoryNetwork, Transport};
+use chainspace_core::types::{ReplicaId, ShardId};
+use chainspace_node::local::build_replica;
+use chainspace_node::runtime;
+use chainspace_node::{ClientConfig, LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
+use consensus_any::Protocol;
+
+use crate::scenario::{self, submit};
+
+fn config(protocol: Protocol) -> LocalConfig {
+    let mut c = LocalConfig::new(2, 4, protocol.default_config());
+    c.transport = TransportChoice::Memory(MemoryNetwork::new(4096));
+    c
+}
+
+async fn walkthrough(protocol: Protocol) {
+    let net = LocalNetwork::start(config(protocol)).expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    scenario::addition_walkthrough(&net, &client).await;
+    scenario::cross_shard_consume(&client, "memory").await;
+    client.shutdown().await;
+    let stats = net.shutdown().await;
+    assert!(
+        stats.values().all(|s| s.decode_errors == 0 && s.replica.store_errors == 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_pbft_walkthrough_and_cross_shard_consume() {
+    walkthrough(Protocol::Pbft).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_hotstuff_walkthrough_and_cross_shard_consume() {
+    walkthrough(Protocol::HotStuff).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redb_store_walkthrough() {
+    let dir = std::env::temp_dir().join(format!("chainspace-node-redb-{}", std::process::id()));
+    let mut c = config(Protocol::Pbft);
+    c.store = StoreChoice::Redb(dir.clone());
+    let net = LocalNetwork::start(c).expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    scenario::addition_walkthrough(&net, &client).await;
+    client.shutdown().await;
+    net.shutdown().await;
+    assert!(dir.join("shard1-replica3.redb").exists(), "one file per replica");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A checker that cannot answer.
+struct Broken;
+
+#[async_trait]
+impl Checker for Broken {
+    async fn check(&self, _: &CheckRequest) -> Result<CheckVerdict, chainspace_core::Error> {
+        Err(chainspace_core::Error::Checker { contract: "addition".into(), reason: "down".into() })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checker_error_is_a_rejection_with_the_error_as_reason() {
+    let mut c = config(Protocol::Pbft);
+    let mut checkers = CheckerRegistry::new();
+    checkers.register("addition", Arc::new(Broken));
+    c.checkers = checkers;
+    let net = LocalNetwork::start(c).expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    let (f, _) = submit(&client, chainspace_contracts::addition::init(), &[]).await;
+    match &f.outcome {
+        Outcome::PreparedAbort(r) => assert!(r.contains("down"), "{r}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // A contract nobody registered is rejected too, never accepted.
+    let (f, _) = submit(&client, chainspace_contracts::dummy::create("x", 1), &[]).await;
+    assert!(f.outcome.reason().is_some_and(|r| r.contains("no checker")), "{f:?}");
+    client.shutdown().await;
+    let stats = net.shutdown().await;
+    assert!(stats.values().map(|s| s.checker_errors).sum::<u64>() >= 3, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_are_counted_and_the_replica_keeps_working() {
+    let mut c = config(Protocol::HotStuff);
+    let network = MemoryNetwork::new(4096);
+    c.transport = TransportChoice::Memory(network.clone());
+    let net = LocalNetwork::start(c).expect("network starts");
+    let target = ReplicaId { shard: ShardId(1), index: 2 };
+    let raw = network.client();
+    for garbage in [vec![0xff; 64], vec![3], Vec::new(), vec![0, 0xff, 0xff, 0xff, 0xff, 0x0f]] {
+        raw.send(Addr::Replica(target), garbage).await.expect("queued");
+    }
+    let node = net.node(target).expect("running");
+    scenario::eventually("malformed messages counted", || node.stats().decode_errors == 4).await;
+    let client = net.client(ClientConfig::default()).expect("client");
+    scenario::addition_walkthrough(&net, &client).await;
+    assert!(net.node(target).expect("running").is_running());
+    client.shutdown().await;
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_handle_stops_the_replica_and_closes_its_endpoint() {
+    let network = MemoryNetwork::new(16);
+    let (committee, keys) = Committee::for_test(1, 4);
+    let id = ReplicaId { shard: ShardId(0), index: 0 };
+    let replica = build_replica(
+        id,
+        keys[0][0].clone(),
+        &committee,
+        &Protocol::Pbft.default_config(),
+        ReplicaConfig::default(),
+        Arc::new(MemoryStore::new()),
+    )
+    .expect("replica");
+    let handle = runtime::spawn(replica, Arc::new(network.endpoint(id)), CheckerRegistry::new());
+    // Its timers run: PBFT ticks.
+    scenario::eventually("timers fire", || handle.stats().timers_fired > 0).await;
+    drop(handle);
+    // Messages to a closed endpoint are lost, as to a crashed replica.
+    let raw = network.client();
+    scenario::eventually("endpoint closed", || {
+        send_now(&raw, id);
+        network.dropped(Addr::Replica(id)) > 0
+    })
+    .await;
+}
+
+/// Send one byte to `to` without waiting (the memory transport's send never waits).
+fn send_now(raw: &chainspace_core::transport::MemoryTransport, to: ReplicaId) {
+    let fut = raw.send(Addr::Replica(to), vec![1]);
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let _ = fut.as_mut().poll(&mut cx);
+}

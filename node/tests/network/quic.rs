@@ -1,0 +1,53 @@
+//! The scenarios over real QUIC on 127.0.0.1: a 2 x 4 network per protocol.
+
+use std::time::Duration;
+
+use chainspace_core::replica::Addr;
+use chainspace_core::sbac::Outcome;
+use chainspace_core::types::{ReplicaId, ShardId};
+use chainspace_node::{ClientConfig, LocalConfig, LocalNetwork};
+use consensus_any::Protocol;
+
+use crate::scenario::{self, eventually, submit};
+
+async fn run(protocol: Protocol) {
+    let net = LocalNetwork::start(LocalConfig::new(2, 4, protocol.default_config()))
+        .expect("network starts");
+    assert_eq!(net.addrs().len(), 8);
+    let client = net.client(ClientConfig::default()).expect("client");
+    let times = scenario::addition_walkthrough(&net, &client).await;
+    let cross = scenario::cross_shard_consume(&client, protocol.name()).await;
+    eprintln!(
+        "{protocol} over QUIC: init {:?}, increment {:?}, double-spend abort {:?}, cross-shard consume {:?}",
+        times[0], times[1], times[2], cross
+    );
+
+    // Garbage from a client is counted and dropped; the replica keeps working.
+    let target = ReplicaId { shard: ShardId(0), index: 0 };
+    let raw = net.client_transport().expect("client endpoint");
+    for garbage in [vec![0xff; 64], vec![3], Vec::new(), vec![0, 0xff, 0xff, 0xff, 0xff, 0x0f]] {
+        raw.send(Addr::Replica(target), garbage).await.expect("queued");
+    }
+    let node = net.node(target).expect("running");
+    eventually("malformed messages counted", || node.stats().decode_errors >= 4).await;
+    assert!(node.is_running());
+    let (f, _) =
+        submit(&client, chainspace_contracts::dummy::create("after-garbage", 4), &[]).await;
+    assert_eq!(f.outcome, Outcome::Commit);
+    raw.close();
+
+    client.shutdown().await;
+    let stats = tokio::time::timeout(Duration::from_secs(30), net.shutdown()).await.expect("stops");
+    assert!(stats.values().all(|s| s.replica.store_errors == 0), "{stats:?}");
+    assert!(stats.values().all(|s| s.messages_in > 0 && s.messages_out > 0), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_pbft_2x4() {
+    run(Protocol::Pbft).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_hotstuff_2x4() {
+    run(Protocol::HotStuff).await;
+}
