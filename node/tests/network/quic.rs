@@ -15,11 +15,13 @@ async fn run(protocol: Protocol) {
         .expect("network starts");
     assert_eq!(net.addrs().len(), 8);
     let client = net.client(ClientConfig::default()).expect("client");
-    let times = scenario::addition_walkthrough(&net, &client).await;
+    let (times, counter) = scenario::addition_walkthrough(&net, &client).await;
     let cross = scenario::cross_shard_consume(&client, protocol.name()).await;
+    let chain = scenario::increment_chain(&client, counter, 20).await;
     eprintln!(
-        "{protocol} over QUIC: init {:?}, increment {:?}, double-spend abort {:?}, cross-shard consume {:?}",
-        times[0], times[1], times[2], cross
+        "{protocol} over QUIC: init {:?}, increment {:?}, double-spend abort {:?}, \
+         cross-shard consume {:?}; 20 chained increments p50 {:?} max {:?}",
+        times[0], times[1], times[2], cross, chain[10], chain[19]
     );
 
     // Garbage from a client is counted and dropped; the replica keeps working.

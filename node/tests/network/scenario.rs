@@ -28,8 +28,9 @@ pub async fn submit(client: &Client, tx: Transaction, reads: &[&Object]) -> (Fin
 }
 
 /// `init`, then `increment` its counter: both commit; then a second, different spend of
-/// the consumed counter aborts, with a reason naming it. Returns the latencies.
-pub async fn addition_walkthrough(net: &LocalNetwork, client: &Client) -> Vec<Duration> {
+/// the consumed counter aborts, with a reason naming it. Returns the latencies and the
+/// live counter.
+pub async fn addition_walkthrough(net: &LocalNetwork, client: &Client) -> (Vec<Duration>, Object) {
     let init = addition::init();
     let counter = init.created_objects().remove(0);
     assert_eq!(
@@ -62,7 +63,23 @@ pub async fn addition_walkthrough(net: &LocalNetwork, client: &Client) -> Vec<Du
         }
         Outcome::Commit => panic!("a consumed counter was spent twice"),
     }
-    vec![t_init, t_inc, t_abort]
+    (vec![t_init, t_inc, t_abort], next)
+}
+
+/// Increment `counter` (committed and active) `n` times in a row, each waiting for the
+/// previous commit; return the latencies, sorted: a small sample on an idle network.
+pub async fn increment_chain(client: &Client, mut counter: Object, n: usize) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let tx = addition::increment(&counter).expect("a counter");
+        let next = tx.created_objects().remove(0);
+        let (f, took) = submit(client, tx, &[&counter]).await;
+        assert_eq!(f.outcome, Outcome::Commit, "increment commits");
+        times.push(took);
+        counter = next;
+    }
+    times.sort();
+    times
 }
 
 /// Create dummy objects in both shards, consume one of each in one transaction (commits
