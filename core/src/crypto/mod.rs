@@ -5,6 +5,10 @@
 //! and S-BAC's votes. Every signature covers a domain tag as well as the message, so a
 //! signature made for one purpose can never be replayed as another.
 
+pub mod verified;
+
+use verified::Mode;
+
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
@@ -89,10 +93,21 @@ impl PublicKey {
 
     /// Verify `signature` over `domain || message`. Rejects non-canonical encodings
     /// (`verify_strict`) so that a signature has exactly one valid form.
+    ///
+    /// Successes are remembered process-wide ([`verified`]), so a signature met again
+    /// (a vote, then the certificate holding it) is not verified twice.
     pub fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> bool {
         let Some(key) = &self.key else { return false };
+        let cache_key = verified::key(Mode::Strict, self, domain, message, signature);
+        if verified::contains(&cache_key) {
+            return true;
+        }
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(&signed_bytes(domain, message), &sig).is_ok()
+        let ok = key.verify_strict(&signed_bytes(domain, message), &sig).is_ok();
+        if ok {
+            verified::insert([cache_key]);
+        }
+        ok
     }
 }
 
@@ -141,12 +156,27 @@ pub fn verify_batch(domain: &[u8], items: &[(PublicKey, &[u8], Signature)]) -> b
     if items.is_empty() {
         return true;
     }
+    // Only signatures not verified before in this process are checked (see [`verified`]).
+    let mut todo = Vec::new();
+    let mut cache_keys = Vec::new();
+    for (i, (k, m, s)) in items.iter().enumerate() {
+        let strict = verified::key(Mode::Strict, k, domain, m, s);
+        let batch = verified::key(Mode::Batch, k, domain, m, s);
+        if !verified::contains(&strict) && !verified::contains(&batch) {
+            todo.push(i);
+            cache_keys.push(batch);
+        }
+    }
+    let items: Vec<&(PublicKey, &[u8], Signature)> = todo.iter().map(|i| &items[*i]).collect();
+    if items.is_empty() {
+        return true;
+    }
     if items.len() == 1 {
-        let (k, m, s) = &items[0];
+        let (k, m, s) = items[0];
         return k.verify(domain, m, s);
     }
     let mut keys = Vec::with_capacity(items.len());
-    for (k, _, _) in items {
+    for (k, _, _) in &items {
         match k.key {
             Some(k) if !k.is_weak() => keys.push(k),
             _ => return false,
@@ -156,7 +186,11 @@ pub fn verify_batch(domain: &[u8], items: &[(PublicKey, &[u8], Signature)]) -> b
     let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
     let sigs: Vec<ed25519_dalek::Signature> =
         items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
-    ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()
+    let ok = ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok();
+    if ok {
+        verified::insert(cache_keys);
+    }
+    ok
 }
 
 fn signed_bytes(domain: &[u8], message: &[u8]) -> Vec<u8> {
