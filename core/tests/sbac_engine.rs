@@ -924,3 +924,55 @@ fn late_votes_are_answered_with_the_vote_given_or_abort() {
     assert_eq!(f.engine.late_vote(&id, 1), Some(false), "moved past it: abort");
     assert_eq!(f.engine.late_vote(&id, 3), None);
 }
+
+/// The engine reopened on its store (a replica restarted after a crash) is the engine
+/// it was: objects, records, the votes it gave and refused retries all survive, so the
+/// commands delivered again after the restart are recognised and change nothing.
+#[test]
+fn an_engine_reopened_on_its_store_resumes_where_it_was() {
+    let reopen = |f: &Fixture| {
+        let (committee, _) = committee();
+        SbacEngine::open(f.engine.shard(), committee, f.engine.store().clone())
+            .expect("the store reads back")
+    };
+    let (a, b, tx, mut f) = prepared_cross();
+    let sub2 = submission(&tx, &[&a, &b], 2);
+    assert_eq!(f.prepare(&sub2), vec![], "refused while instance 1 holds the locks");
+    let again = reopen(&f);
+    assert_eq!(again.records(), f.engine.records());
+    assert_eq!(again.late_vote(&tx.digest(), 1), f.engine.late_vote(&tx.digest(), 1));
+    assert_eq!(again.snapshot().unwrap(), f.engine.snapshot().unwrap(), "votes and refused too");
+    // Continue on the reopened engine: the refused retry is still taken up.
+    f.engine = again;
+    let abort = accept(&tx, 1, vec![f.cert(&tx, 1, S1, false, &[0, 1, 2])]);
+    let effects = f.accept(&abort);
+    assert_eq!(effects.get(1), Some(&Effect::Reprepare(sub2.clone())));
+    assert_eq!(f.prepare(&sub2), vec![vote(&tx, 2, true, None)]);
+    let again = reopen(&f);
+    assert_eq!(again.snapshot().unwrap(), f.engine.snapshot().unwrap());
+    // Replayed commands are duplicates: they repeat what was said and change nothing.
+    f.engine = again;
+    let before = f.state();
+    assert_eq!(f.prepare(&submission(&tx, &[&a, &b], 1)), vec![]);
+    assert_eq!(f.accept(&abort).len(), 0, "an accept of an instance moved past");
+    assert_eq!(f.prepare(&sub2), vec![vote(&tx, 2, true, None)]);
+    assert_eq!(f.state(), before);
+}
+
+/// Installing a snapshot replaces the S-BAC state on disk as well as in memory.
+#[test]
+fn an_installed_snapshot_is_what_a_reopened_engine_finds() {
+    let (a, b, tx, f) = prepared_cross();
+    let snap = f.engine.snapshot().unwrap();
+    let mut g = Fixture::new(S0, &[]);
+    // g has a record of its own that the snapshot does not: it must go.
+    let other = consume(&[&object_on(S0, "z")], &[], &[S0]);
+    g.prepare(&submission(&other, &[], 1));
+    assert!(g.record(&other).is_some());
+    g.engine.install(&snap).unwrap();
+    let (committee, _) = committee();
+    let reopened = SbacEngine::open(S0, committee, g.engine.store().clone()).unwrap();
+    assert_eq!(reopened.records(), f.engine.records());
+    assert_eq!(reopened.record(&tx.digest()), f.record(&tx).as_ref());
+    let _ = (a, b);
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chainspace_contracts::dummy;
 use chainspace_core::consensus::Consensus;
 use chainspace_core::object::Object;
-use chainspace_core::sim::{NetworkModel, Partition, World};
+use chainspace_core::sim::{NetworkModel, Partition, RestartFrom, World};
 use chainspace_core::types::{ReplicaId, ShardId};
 use consensus_any::AnyConsensus;
 
@@ -31,6 +31,8 @@ pub enum Fault {
     Crash(Duration, ShardId, u32),
     /// It crashes at the first time and restarts (from nothing) at the second.
     CrashRestart(Duration, Duration, ShardId, u32),
+    /// It crashes at the first time and restarts on its durable store at the second.
+    CrashRecover(Duration, Duration, ShardId, u32),
     /// It is Byzantine from the start.
     Byzantine(ShardId, u32, Byzantine),
     /// A partition over node numbers (see `World::node_of`).
@@ -120,7 +122,12 @@ pub fn run(s: &Scenario, seed: u64) -> Run {
             Fault::CrashRestart(a, b, sh, i) => {
                 let id = ReplicaId { shard: *sh, index: *i };
                 w.crash_at(*a, id);
-                w.restart_at(*b, id, true);
+                w.restart_at(*b, id, RestartFrom::Nothing);
+            }
+            Fault::CrashRecover(a, b, sh, i) => {
+                let id = ReplicaId { shard: *sh, index: *i };
+                w.crash_at(*a, id);
+                w.restart_at(*b, id, RestartFrom::Store);
             }
             Fault::Byzantine(sh, i, how) => {
                 let key = keys[sh.0 as usize][*i as usize].clone();
@@ -175,7 +182,7 @@ pub fn run(s: &Scenario, seed: u64) -> Run {
         .faults
         .iter()
         .map(|f| match f {
-            Fault::CrashRestart(_, back, ..) => *back,
+            Fault::CrashRestart(_, back, ..) | Fault::CrashRecover(_, back, ..) => *back,
             Fault::Partition(p) => p.end,
             _ => Duration::ZERO,
         })

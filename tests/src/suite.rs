@@ -65,7 +65,8 @@ pub fn outcomes(r: &Run) -> (u64, u64) {
 
 /// The standard scenarios on `shards` x `replicas`: fault-free; f replicas of every shard
 /// crashed; f replicas of every shard Byzantine in each way; a lossy network; a replica
-/// partitioned then healed; a replica restarting from nothing.
+/// partitioned then healed; a replica restarting from nothing; a replica recovering from
+/// its store.
 pub fn standard(shards: u32, replicas: u32) -> Vec<Scenario> {
     let f = (replicas - 1) / 3;
     let ms = Duration::from_millis;
@@ -107,6 +108,13 @@ pub fn standard(shards: u32, replicas: u32) -> Vec<Scenario> {
     out.push(Scenario {
         name: "a replica restarts from nothing",
         faults: vec![Fault::CrashRestart(ms(20), ms(700), ShardId(0), 1)],
+        ..base.clone()
+    });
+    // Crashed mid-run, while transactions lock and consume its objects, and back on its
+    // own store: it must resume from what it had written, then catch up.
+    out.push(Scenario {
+        name: "a replica recovers from its store",
+        faults: vec![Fault::CrashRecover(ms(30), ms(400), ShardId(0), 2)],
         ..base
     });
     out
@@ -146,4 +154,6 @@ pub mod names {
     pub const PARTITION: &str = "a shard's primary partitioned, then healed";
     /// A replica restarts from nothing.
     pub const RESTART: &str = "a replica restarts from nothing";
+    /// A replica crashes and restarts on its durable store.
+    pub const RECOVER: &str = "a replica recovers from its store";
 }

@@ -9,7 +9,7 @@ use chainspace_tests::suite::{hold, names::*, pick};
 use consensus_any::Protocol;
 
 fn suite(mix: Mix, shards: u32) {
-    for s in pick(mix, shards, 4, &[GARBAGE, SILENT, PARTITION, RESTART]) {
+    for s in pick(mix, shards, 4, &[GARBAGE, SILENT, PARTITION, RESTART, RECOVER]) {
         hold(&s, |s, r| {
             atomic(&r.world, &r.ledger.txs, &s.faulty())?;
             no_locks_left(&r.world, &s.faulty())

@@ -8,7 +8,7 @@ use chainspace_tests::suite::{hold, names::*, pick};
 use consensus_any::Protocol;
 
 fn suite(mix: Mix, shards: u32) {
-    for s in pick(mix, shards, 4, &[FAULT_FREE, LOSS, CRASHED, RESTART]) {
+    for s in pick(mix, shards, 4, &[FAULT_FREE, LOSS, CRASHED, RESTART, RECOVER]) {
         hold(&s, |s, r| states_equal(&r.world, &s.faulty()));
     }
 }

@@ -207,7 +207,23 @@ pub struct Replica<C: Consensus> {
 }
 
 impl<C: Consensus> Replica<C> {
-    /// Replica `id`, running `consensus` over objects in `store`.
+    /// Replica `id`, running `consensus` over objects in `store`, resuming from the
+    /// S-BAC state the store holds, if any. A store that cannot be read is an error.
+    pub fn open(
+        id: ReplicaId,
+        key: Keypair,
+        committee: Committee,
+        cfg: ReplicaConfig,
+        consensus: C,
+        store: std::sync::Arc<dyn Store>,
+    ) -> Result<Self, crate::Error> {
+        let engine = SbacEngine::open(id.shard, committee.clone(), store)?;
+        Ok(Self::with_engine(id, key, committee, cfg, consensus, engine))
+    }
+
+    /// Like [`Replica::open`], for stores that cannot fail to read (memory, a new
+    /// file): if reading the store's state fails anyway, the replica starts from its
+    /// objects alone and counts one store error in its stats.
     pub fn new(
         id: ReplicaId,
         key: Keypair,
@@ -216,7 +232,25 @@ impl<C: Consensus> Replica<C> {
         consensus: C,
         store: std::sync::Arc<dyn Store>,
     ) -> Self {
-        let engine = SbacEngine::new(id.shard, committee.clone(), store);
+        match SbacEngine::open(id.shard, committee.clone(), store.clone()) {
+            Ok(engine) => Self::with_engine(id, key, committee, cfg, consensus, engine),
+            Err(_) => {
+                let engine = SbacEngine::new(id.shard, committee.clone(), store);
+                let mut r = Self::with_engine(id, key, committee, cfg, consensus, engine);
+                r.stats.store_errors += 1;
+                r
+            }
+        }
+    }
+
+    fn with_engine(
+        id: ReplicaId,
+        key: Keypair,
+        committee: Committee,
+        cfg: ReplicaConfig,
+        consensus: C,
+        engine: SbacEngine,
+    ) -> Self {
         Replica {
             id,
             key,

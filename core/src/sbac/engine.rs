@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::durable::{self, EngineState};
 use super::messages::{Accept, Outcome, OutcomeReport, ShardCertificate, Submission};
 use crate::checker::CheckVerdict;
 use crate::committee::Committee;
@@ -106,15 +107,36 @@ struct Snapshot {
 }
 
 impl SbacEngine {
-    /// The engine of a replica of `shard`, keeping objects in `store`.
+    /// The engine of a replica of `shard` on a new (empty) store. State already in
+    /// `store` is not read: use [`SbacEngine::open`] for a store that may hold some.
     pub fn new(shard: ShardId, committee: Committee, store: Arc<dyn Store>) -> Self {
+        Self::with_state(shard, committee, store, EngineState::default())
+    }
+
+    /// The engine of a replica of `shard`, resuming from what `store` holds (objects,
+    /// records, votes and refused retries: see [`durable`]).
+    pub fn open(
+        shard: ShardId,
+        committee: Committee,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, Error> {
+        let state = EngineState::load(store.as_ref())?;
+        Ok(Self::with_state(shard, committee, store, state))
+    }
+
+    fn with_state(
+        shard: ShardId,
+        committee: Committee,
+        store: Arc<dyn Store>,
+        state: EngineState,
+    ) -> Self {
         SbacEngine {
             shard,
             committee,
             store,
-            records: BTreeMap::new(),
-            votes: BTreeMap::new(),
-            refused: BTreeMap::new(),
+            records: state.records,
+            votes: state.votes,
+            refused: state.refused,
         }
     }
 
@@ -230,6 +252,7 @@ impl SbacEngine {
                 // first; this one is taken up again then.
                 let newer = self.refused.get(&id).is_none_or(|old| old.instance < sub.instance);
                 if newer {
+                    self.store.apply(durable::put_refused(WriteBatch::new(), &id, sub))?;
                     self.refused.insert(id, sub.clone());
                 }
                 return Ok(vec![]);
@@ -264,6 +287,7 @@ impl SbacEngine {
                     }
                 }
                 let commit = failure.is_none();
+                batch = durable::put_vote(batch, &id, (sub.instance, commit));
                 self.votes.insert(id, (sub.instance, commit));
                 let effect = Effect::Vote {
                     tx: id,
@@ -275,9 +299,15 @@ impl SbacEngine {
                 (Phase::Prepared { commit, reason: failure }, effect)
             }
         };
+        let record = TxRecord { instance: sub.instance, phase };
+        batch = durable::put_record(batch, &id, &record);
+        let drop_refused = self.refused.get(&id).is_some_and(|r| r.instance <= sub.instance);
+        if drop_refused {
+            batch = durable::delete_refused(batch, &id);
+        }
         self.store.apply(batch)?;
-        self.records.insert(id, TxRecord { instance: sub.instance, phase });
-        if self.refused.get(&id).is_some_and(|r| r.instance <= sub.instance) {
+        self.records.insert(id, record);
+        if drop_refused {
             self.refused.remove(&id);
         }
         Ok(vec![effect])
@@ -397,13 +427,16 @@ impl SbacEngine {
                 }
             }
         }
+        let record = TxRecord { instance: acc.instance, phase: Phase::Accepted(outcome.clone()) };
+        batch = durable::put_record(batch, &id, &record);
+        let retry = outcome != Outcome::Commit && self.refused.contains_key(&id);
+        if retry {
+            batch = durable::delete_refused(batch, &id);
+        }
         self.store.apply(batch)?;
-        self.records.insert(
-            id,
-            TxRecord { instance: acc.instance, phase: Phase::Accepted(outcome.clone()) },
-        );
+        self.records.insert(id, record);
         let mut effects = vec![self.report(id, acc.instance, outcome.clone())];
-        if outcome != Outcome::Commit
+        if retry
             && let Some(sub) = self.refused.remove(&id)
             && sub.instance > acc.instance
         {
@@ -457,10 +490,16 @@ impl SbacEngine {
         for o in snap.objects {
             batch = batch.put(o);
         }
+        let state = EngineState {
+            records: snap.records.into_iter().collect(),
+            votes: snap.votes.into_iter().collect(),
+            refused: snap.refused.into_iter().collect(),
+        };
+        let batch = state.replace_all(self.store.as_ref(), batch)?;
         self.store.apply(batch)?;
-        self.records = snap.records.into_iter().collect();
-        self.votes = snap.votes.into_iter().collect();
-        self.refused = snap.refused.into_iter().collect();
+        self.records = state.records;
+        self.votes = state.votes;
+        self.refused = state.refused;
         Ok(())
     }
 }

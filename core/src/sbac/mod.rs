@@ -12,6 +12,7 @@
 //! * [`messages`]: submissions, ordered commands, votes, certificates, outcomes;
 //! * [`engine`]: the deterministic state machine applied to ordered commands.
 
+pub mod durable;
 pub mod engine;
 pub mod messages;
 

@@ -31,4 +31,4 @@ pub use app::SimApp;
 pub use network::{NetworkModel, Partition};
 pub use runner::{Interceptor, Simulation};
 pub use trace::{Trace, TraceEvent, TraceKind};
-pub use world::{SimChecker, World};
+pub use world::{RestartFrom, SimChecker, World};

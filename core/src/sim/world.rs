@@ -35,13 +35,25 @@ pub type WorldInterceptor<M> = Box<dyn FnMut(Addr, ReplicaMessage<M>) -> Vec<Rep
 /// Builds replica `id` over `store` (called again when a replica restarts from nothing).
 pub type ReplicaFactory<C> = Box<dyn FnMut(ReplicaId, Arc<dyn Store>) -> Replica<C>>;
 
+/// What a restarted replica keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartFrom {
+    /// Nothing: a new machine, or a wiped disk. It catches up from its peers alone.
+    Nothing,
+    /// Its store, as after a process crash with a durable store: memory is lost, the
+    /// objects and S-BAC records written before the crash are not.
+    Store,
+    /// Everything: the replica was paused (a stopped VM), not restarted.
+    Memory,
+}
+
 enum Event<C: Consensus> {
     Message { from: Addr, to: Addr, msg: ReplicaMessage<C::Message> },
     Timer { key: TimerKey<C::Timer>, generation: u64 },
     CheckDone { node: usize, key: Digest, verdict: CheckVerdict, incarnation: u32 },
     Submit { client: usize, request: TransactionRequest, instance: u64 },
     Crash(usize),
-    Restart(usize, bool),
+    Restart(usize, RestartFrom),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -220,10 +232,10 @@ impl<C: Consensus> World<C> {
         self.queue.push(at, Event::Crash(i));
     }
 
-    /// Replica `id` restarts at `at`, from nothing if `wipe`.
-    pub fn restart_at(&mut self, at: Duration, id: ReplicaId, wipe: bool) {
+    /// Replica `id` restarts at `at`, keeping what `from` says.
+    pub fn restart_at(&mut self, at: Duration, id: ReplicaId, from: RestartFrom) {
         let i = self.index(id).expect("replica in the committee");
-        self.queue.push(at, Event::Restart(i, wipe));
+        self.queue.push(at, Event::Restart(i, from));
     }
 
     /// Add a partition (over node numbers, see [`World::node_of`]).
@@ -306,12 +318,19 @@ impl<C: Consensus> World<C> {
                 self.nodes[i].incarnation += 1;
                 self.timers.retain(|k| !matches!(k, TimerKey::Replica(j, _) if *j == i));
             }
-            Event::Restart(i, wipe) => {
+            Event::Restart(i, from) => {
                 let id = self.nodes[i].replica.id();
-                self.trace.record(at, || TraceKind::Line(format!("{id} RESTART wipe={wipe}")));
-                if wipe {
-                    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-                    self.nodes[i].replica = (self.factory)(id, store);
+                self.trace.record(at, || TraceKind::Line(format!("{id} RESTART from {from:?}")));
+                match from {
+                    RestartFrom::Nothing => {
+                        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+                        self.nodes[i].replica = (self.factory)(id, store);
+                    }
+                    RestartFrom::Store => {
+                        let store = self.nodes[i].replica.engine().store().clone();
+                        self.nodes[i].replica = (self.factory)(id, store);
+                    }
+                    RestartFrom::Memory => {}
                 }
                 self.nodes[i].up = true;
                 self.nodes[i].incarnation += 1;
