@@ -94,3 +94,27 @@ fn submissions_for_other_shards_or_instance_zero_are_refused() {
     assert!(out.is_empty(), "{out:?}");
     assert_eq!((r.stats().refused_submissions, mine.stats().refused_submissions), (1, 1));
 }
+
+#[test]
+fn clients_read_objects_and_records_replicas_may_not_ask() {
+    use chainspace_core::replica::{Answer, AnswerBody, Query, ReplicaAction, Subject};
+    use chainspace_core::store::{Store, WriteBatch};
+    let (mut r, _, _) = replica(0, 1);
+    let object = chainspace_tests::workload::outputs(&dummy::create("read me", 1)).remove(0);
+    r.engine().store().apply(WriteBatch::new().put(object.clone())).unwrap();
+    let ask = |r: &mut Replica<Pbft>, from: Addr, about: Subject| {
+        let mut out = Vec::new();
+        r.on_message(from, ReplicaMessage::Query(Query { id: 9, about }), &mut out);
+        out
+    };
+    let answer = |body| ReplicaMessage::Answer(Answer { id: 9, shard: ShardId(0), body });
+    let out = ask(&mut r, Addr::Client(4), Subject::Object(object.id));
+    assert!(matches!(&out[..], [ReplicaAction::Send { to: Addr::Client(4), msg }]
+        if *msg == answer(AnswerBody::Object(object.id, Some(object.clone())))));
+    let tx = dummy::create("never seen", 1).digest();
+    let out = ask(&mut r, Addr::Client(4), Subject::Transaction(tx));
+    assert!(matches!(&out[..], [ReplicaAction::Send { msg, .. }]
+        if *msg == answer(AnswerBody::Transaction(tx, None))));
+    assert!(ask(&mut r, peer(0, 2), Subject::Object(object.id)).is_empty());
+    assert_eq!(r.stats().misdirected_messages, 1);
+}

@@ -63,6 +63,10 @@ pub enum ReplicaMessage<M> {
     Vote(VoteMessage),
     /// An outcome, to a client.
     Outcome(OutcomeReport),
+    /// A client reads an object or a transaction's record.
+    Query(Query),
+    /// A replica's answer to a query.
+    Answer(Answer),
 }
 
 impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
@@ -72,6 +76,8 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             ReplicaMessage::Submit(_) => "Submit",
             ReplicaMessage::Vote(_) => "Vote",
             ReplicaMessage::Outcome(_) => "Outcome",
+            ReplicaMessage::Query(_) => "Query",
+            ReplicaMessage::Answer(_) => "Answer",
         }
     }
     fn trace_fields(&self) -> String {
@@ -90,6 +96,8 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             ReplicaMessage::Outcome(o) => {
                 format!("tx={} i={} {}", o.tx.0.short(), o.instance, o.outcome.name())
             }
+            ReplicaMessage::Query(q) => format!("q={} {:?}", q.id, q.about),
+            ReplicaMessage::Answer(a) => format!("q={} s{}", a.id, a.shard.0),
         }
     }
 }
@@ -313,6 +321,7 @@ impl<C: Consensus> Replica<C> {
             }
             (_, ReplicaMessage::Submit(sub)) => self.on_submit(from, sub, out),
             (Addr::Replica(r), ReplicaMessage::Vote(v)) => self.on_vote(r, v, out),
+            (_, ReplicaMessage::Query(q)) => self.on_query(from, q, out),
             _ => self.stats.misdirected_messages += 1,
         }
     }
@@ -501,4 +510,7 @@ impl<C: Consensus> Replica<C> {
     }
 }
 
+mod query;
 mod votes;
+
+pub use query::{Answer, AnswerBody, Query, Subject};
