@@ -98,7 +98,7 @@ fn submissions_for_other_shards_or_instance_zero_are_refused() {
 #[test]
 fn clients_read_objects_and_records_replicas_may_not_ask() {
     use chainspace_core::replica::{Answer, AnswerBody, Query, ReplicaAction, Subject};
-    use chainspace_core::store::{Store, WriteBatch};
+    use chainspace_core::store::WriteBatch;
     let (mut r, _, _) = replica(0, 1);
     let object = chainspace_tests::workload::outputs(&dummy::create("read me", 1)).remove(0);
     r.engine().store().apply(WriteBatch::new().put(object.clone())).unwrap();
