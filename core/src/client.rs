@@ -159,6 +159,24 @@ impl Submitter {
         self.send(tx, out);
     }
 
+    /// Stop waiting for `tx`: no more re-sends, and reports about it are ignored. For a
+    /// submitter whose caller gave up (timed out or went away): without this it would
+    /// re-send a transaction nobody waits for until an outcome came, which for a shard
+    /// that never answers is for ever. Returns whether `tx` was pending. Replicas may still
+    /// decide it; submitting it again later learns that outcome.
+    pub fn forget(&mut self, tx: &TxId, out: &mut Vec<ClientAction>) -> bool {
+        let was = self.pending.remove(tx).is_some();
+        if was {
+            out.push(ClientAction::CancelTimer { timer: ClientTimer::Retry(*tx) });
+        }
+        was
+    }
+
+    /// Whether `tx` is waiting for an outcome.
+    pub fn is_pending(&self, tx: &TxId) -> bool {
+        self.pending.contains_key(tx)
+    }
+
     /// Transactions still waiting for an outcome.
     pub fn pending(&self) -> usize {
         self.pending.len()
@@ -233,6 +251,33 @@ mod tests {
                 after: Duration::from_millis(200)
             })
         );
+    }
+
+    #[test]
+    fn a_forgotten_transaction_is_not_resent_and_its_reports_are_ignored() {
+        let (committee, _) = Committee::for_test(2, 4);
+        let mut s = Submitter::new(committee, Duration::from_millis(100));
+        let mut out = Vec::new();
+        let tx = s.submit(request(), 1, &mut out);
+        assert!(s.is_pending(&tx));
+        let mut forgot = Vec::new();
+        assert!(s.forget(&tx, &mut forgot));
+        assert_eq!(forgot, vec![ClientAction::CancelTimer { timer: ClientTimer::Retry(tx) }]);
+        assert_eq!(s.pending(), 0);
+        // A timer that was already due sends nothing; late reports decide nothing.
+        let mut late = Vec::new();
+        s.on_timer(ClientTimer::Retry(tx), &mut late);
+        let r = |index| ReplicaId { shard: ShardId(1), index };
+        for i in 0..4 {
+            s.on_report(r(i), report(tx, 1, Outcome::Commit), &mut late);
+        }
+        assert!(late.is_empty(), "{late:?}");
+        assert!(s.finished().is_empty());
+        // Forgetting twice is harmless; submitting again starts afresh.
+        assert!(!s.forget(&tx, &mut late));
+        assert!(late.is_empty());
+        s.submit(request(), 1, &mut late);
+        assert_eq!(late.len(), 5, "four sends and the timer");
     }
 
     #[test]
