@@ -210,6 +210,27 @@ impl Consensus for AnyConsensus {
         s.invalid_messages += self.foreign;
         s
     }
+
+    fn durable_version(&self) -> u64 {
+        match &self.inner {
+            Inner::Pbft(p, _) => p.durable_version(),
+            Inner::HotStuff(h, _) => h.durable_version(),
+        }
+    }
+
+    fn durable_state(&self) -> Vec<u8> {
+        match &self.inner {
+            Inner::Pbft(p, _) => p.durable_state(),
+            Inner::HotStuff(h, _) => h.durable_state(),
+        }
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), chainspace_core::Error> {
+        match &mut self.inner {
+            Inner::Pbft(p, _) => p.restore(state),
+            Inner::HotStuff(h, _) => h.restore(state),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,14 +15,14 @@
 //! Sequence numbers are block heights: every committed block is delivered, possibly
 //! empty, at its height. `stats().view_changes` counts rounds entered through timeouts.
 //!
-//! Known limit: HotStuff's safety across a crash needs `last_voted_round` and the lock on
-//! stable storage before a vote leaves, and the core's [`Action`]s have no `Persist`
-//! yet. A replica restarted from nothing starts with no lock and no vote record: it
-//! could vote a second time in a round it voted in before the crash, which matters only
-//! if that round's leader also equivocates (a second fault). The replica does jump to the
-//! round of the first certificate it sees, so in practice it votes only in later rounds.
-//!
-//! [`Action`]: chainspace_core::consensus::Action
+//! Crash safety: `last_voted_round` and the lock are the replica's
+//! [`durable_state`](chainspace_core::consensus::Consensus::durable_state), which the
+//! replica driver writes to its store before any message of the same event leaves, and
+//! [`restore`](chainspace_core::consensus::Consensus::restore)s after a restart. A
+//! replica restarted from nothing (a wiped disk) has neither: it could vote a second time
+//! in a round it voted in before, which matters only if that round's leader also
+//! equivocates (a second fault); it jumps to the round of the first certificate it sees,
+//! so in practice it votes only in later rounds.
 
 pub mod chain;
 pub mod config;

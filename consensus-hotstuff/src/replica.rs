@@ -355,4 +355,38 @@ impl Consensus for HotStuff {
     fn stats(&self) -> ConsensusStats {
         self.stats
     }
+
+    /// Both parts of the durable state only grow: their sum changes whenever either does.
+    fn durable_version(&self) -> u64 {
+        self.last_voted_round + self.locked.round
+    }
+
+    fn durable_state(&self) -> Vec<u8> {
+        let state =
+            Durable { last_voted_round: self.last_voted_round, locked: self.locked.clone() };
+        postcard::to_allocvec(&state).unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), chainspace_core::Error> {
+        let d: Durable = postcard::from_bytes(state).map_err(|e| {
+            chainspace_core::Error::InvalidSnapshot { reason: format!("HotStuff state: {e}") }
+        })?;
+        // The lock's certificate was verified before it was written; a replica never
+        // needs its block to apply the voting rule, which compares digests and rounds.
+        self.last_voted_round = self.last_voted_round.max(d.last_voted_round);
+        if d.locked.round > self.locked.round {
+            self.locked = d.locked;
+        }
+        Ok(())
+    }
+}
+
+/// What a HotStuff replica must remember across a crash (Yin et al., section 4.2: the
+/// safety rules need `vheight` and `lockedQC` on stable storage): the highest round it
+/// voted or timed out in, so it never votes twice in a round, and its lock, so it never
+/// votes against it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Durable {
+    last_voted_round: u64,
+    locked: QuorumCert,
 }

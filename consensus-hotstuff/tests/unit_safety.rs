@@ -135,3 +135,33 @@ fn a_forking_leader_never_commits_conflicting_blocks() {
         }
     }
 }
+
+/// A replica restarted on its durable state never votes again in a round it voted in,
+/// nor against its lock: `durable_version` changes with every vote, so the driver writes
+/// the state before the vote leaves.
+#[test]
+fn a_restored_replica_remembers_its_votes_and_lock() {
+    let keys = test_keys(N);
+    let mut r = replica(&sim_config(), N, 1);
+    let v0 = r.durable_version();
+    let b1 = block(1, QuorumCert::genesis(), "b1");
+    let acts = recv(&mut r, 0, proposal(&keys, b1.clone(), None));
+    assert_eq!(votes(&acts).len(), 1, "votes for round 1");
+    assert_ne!(r.durable_version(), v0, "a vote changes the durable state");
+    let state = r.durable_state();
+    // The same replica after a crash, on its durable state.
+    let mut again = replica(&sim_config(), N, 1);
+    again.restore(&state).unwrap();
+    assert_eq!(again.last_voted_round(), 1);
+    assert_eq!(again.durable_version(), r.durable_version());
+    // A conflicting block for round 1 (an equivocating leader) gets no second vote.
+    let other = block(1, QuorumCert::genesis(), "b1'");
+    assert!(votes(&recv(&mut again, 0, proposal(&keys, other.clone(), None))).is_empty());
+    // Without the state, the restarted replica would have voted for it.
+    let mut forgetful = replica(&sim_config(), N, 1);
+    assert_eq!(votes(&recv(&mut forgetful, 0, proposal(&keys, other, None))).len(), 1);
+    // Garbage is refused, and changes nothing.
+    let mut bad = replica(&sim_config(), N, 1);
+    assert!(bad.restore(b"\xff\xff\xff").is_err());
+    assert_eq!(bad.last_voted_round(), 0);
+}

@@ -195,6 +195,28 @@ pub trait Consensus {
 
     /// The protocol's counters.
     fn stats(&self) -> ConsensusStats;
+
+    /// Changes (to any other value) whenever the state returned by
+    /// [`Consensus::durable_state`] changes. The driver persists that state before it
+    /// sends any message produced by the same event: a replica that signed a vote must
+    /// still know it after a crash, or it could sign a conflicting one (equivocate)
+    /// without being faulty. Protocols with nothing to keep leave the default.
+    fn durable_version(&self) -> u64 {
+        0
+    }
+
+    /// The state that must survive a crash (see [`Consensus::durable_version`]), encoded.
+    fn durable_state(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Take back the state of [`Consensus::durable_state`] after a restart, before
+    /// [`Consensus::on_start`]. Bytes that do not decode are an error (the caller
+    /// decides whether to start without them).
+    fn restore(&mut self, state: &[u8]) -> Result<(), crate::Error> {
+        let _ = state;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::sbac::messages::{
     Accept, OutcomeReport, SbacCommand, ShardCertificate, Submission, Vote,
 };
 use crate::shard::{concerned_shards, involved_shards};
-use crate::store::Store;
+use crate::store::{Store, WriteBatch};
 use crate::transaction::{Transaction, TxId};
 use crate::types::{Command, ReplicaId, ShardId};
 
@@ -212,7 +212,12 @@ pub struct Replica<C: Consensus> {
     ballots: HashMap<(TxId, u64), Ballot>,
     stats: ReplicaStats,
     scratch: Actions<C::Message, C::Timer>,
+    /// The [`Consensus::durable_version`] last written to the store.
+    persisted_version: u64,
 }
+
+/// The store's metadata key of consensus's durable state.
+pub const CONSENSUS_STATE: &str = "consensus/state";
 
 impl<C: Consensus> Replica<C> {
     /// Replica `id`, running `consensus` over objects in `store`, resuming from the
@@ -222,9 +227,12 @@ impl<C: Consensus> Replica<C> {
         key: Keypair,
         committee: Committee,
         cfg: ReplicaConfig,
-        consensus: C,
+        mut consensus: C,
         store: std::sync::Arc<dyn Store>,
     ) -> Result<Self, crate::Error> {
+        if let Some(state) = store.get_meta(CONSENSUS_STATE)? {
+            consensus.restore(&state)?;
+        }
         let engine = SbacEngine::open(id.shard, committee.clone(), store)?;
         Ok(Self::with_engine(id, key, committee, cfg, consensus, engine))
     }
@@ -237,10 +245,15 @@ impl<C: Consensus> Replica<C> {
         key: Keypair,
         committee: Committee,
         cfg: ReplicaConfig,
-        consensus: C,
+        mut consensus: C,
         store: std::sync::Arc<dyn Store>,
     ) -> Self {
-        match SbacEngine::open(id.shard, committee.clone(), store.clone()) {
+        let restored = match store.get_meta(CONSENSUS_STATE) {
+            Ok(Some(state)) => consensus.restore(&state).is_ok(),
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        let mut r = match SbacEngine::open(id.shard, committee.clone(), store.clone()) {
             Ok(engine) => Self::with_engine(id, key, committee, cfg, consensus, engine),
             Err(_) => {
                 let engine = SbacEngine::new(id.shard, committee.clone(), store);
@@ -248,7 +261,9 @@ impl<C: Consensus> Replica<C> {
                 r.stats.store_errors += 1;
                 r
             }
-        }
+        };
+        r.stats.store_errors += u64::from(!restored);
+        r
     }
 
     fn with_engine(
@@ -259,6 +274,7 @@ impl<C: Consensus> Replica<C> {
         consensus: C,
         engine: SbacEngine,
     ) -> Self {
+        let consensus_version = consensus.durable_version();
         Replica {
             id,
             key,
@@ -273,6 +289,7 @@ impl<C: Consensus> Replica<C> {
             ballots: HashMap::new(),
             stats: ReplicaStats::default(),
             scratch: Actions::new(),
+            persisted_version: consensus_version,
         }
     }
 
@@ -409,6 +426,26 @@ impl<C: Consensus> Replica<C> {
     }
 
     /// Turn the consensus protocol's actions into the replica's, and apply deliveries.
+    /// Write consensus's durable state if it changed since the last write. `false` if
+    /// the write failed.
+    fn persist_consensus(&mut self) -> bool {
+        let version = self.consensus.durable_version();
+        if version == self.persisted_version {
+            return true;
+        }
+        let batch = WriteBatch::new().put_meta(CONSENSUS_STATE, self.consensus.durable_state());
+        match self.engine.store().apply(batch) {
+            Ok(()) => {
+                self.persisted_version = version;
+                true
+            }
+            Err(_) => {
+                self.stats.store_errors += 1;
+                false
+            }
+        }
+    }
+
     fn consensus_actions(
         &mut self,
         a: &mut Actions<C::Message, C::Timer>,
@@ -417,8 +454,12 @@ impl<C: Consensus> Replica<C> {
         let shard = self.id.shard;
         let n = self.committee.shard(shard).map_or(0, |s| s.n()) as u32;
         let mut delivered = false;
+        // What consensus must remember across a crash goes to the store before any of
+        // its messages leave; if it cannot be written, the messages are not sent.
+        let persisted = self.persist_consensus();
         for action in a.drain() {
             match action {
+                Action::Send { .. } | Action::Broadcast { .. } if !persisted => {}
                 Action::Send { to, msg } => out.push(ReplicaAction::Send {
                     to: Addr::Replica(ReplicaId { shard, index: to }),
                     msg: ReplicaMessage::Consensus(msg),
