@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod config;
 mod error;
 pub mod local;
 pub mod runtime;

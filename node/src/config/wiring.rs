@@ -1,0 +1,97 @@
+//! From a config to running parts: a replica's store, checkers and state machine, and a
+//! client's QUIC endpoint. Kept beside the config (not in the binary) so tests and other
+//! tools build exactly what `chainspace node` builds.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use chainspace_contracts::Native;
+use chainspace_core::checker::CheckerRegistry;
+use chainspace_core::crypto::Keypair;
+use chainspace_core::replica::{Replica, ReplicaConfig};
+use chainspace_core::store::{MemoryStore, Store};
+use chainspace_core::types::ReplicaId;
+use consensus_any::AnyConsensus;
+use store_redb::RedbStore;
+use transport_quic::{QuicClient, QuicConfig};
+
+use super::{CheckerKind, NetworkConfig, StoreKind};
+use crate::NodeError;
+
+/// The name of a replica's redb file inside its data directory.
+pub const STORE_FILE: &str = "store.redb";
+
+impl NetworkConfig {
+    /// The checkers `[checkers]` names.
+    pub fn checker_registry(&self) -> CheckerRegistry {
+        let mut registry = CheckerRegistry::new();
+        for (id, kind) in &self.checkers {
+            match kind {
+                CheckerKind::Native => {
+                    // Validation checked that every native id exists.
+                    if let Some(contract) = chainspace_contracts::native(id) {
+                        registry.register(id.clone(), Arc::new(Native(contract)));
+                    }
+                }
+            }
+        }
+        registry
+    }
+
+    /// Open replica `id`'s store: its redb file (created with its directory on first
+    /// start, reopened after a stop or a crash), or a fresh memory store.
+    pub fn open_store(&self, id: ReplicaId) -> Result<Arc<dyn Store>, NodeError> {
+        Ok(match self.store.kind {
+            StoreKind::Memory => Arc::new(MemoryStore::new()),
+            StoreKind::Redb => {
+                let dir = self.data_dir(id);
+                std::fs::create_dir_all(&dir).map_err(|e| chainspace_core::Error::Store {
+                    reason: format!("creating {}: {e}", dir.display()),
+                })?;
+                Arc::new(RedbStore::open(dir.join(STORE_FILE))?)
+            }
+        })
+    }
+
+    /// Replica `id`, signing with `key`, over `store`, resuming from whatever S-BAC state
+    /// the store holds ([`Replica::open`]): a store that cannot be read is an error rather
+    /// than a silent fresh start, which could make the replica vote against its own past.
+    pub fn build_replica(
+        &self,
+        id: ReplicaId,
+        key: Keypair,
+        store: Arc<dyn Store>,
+    ) -> Result<Replica<AnyConsensus>, NodeError> {
+        let shard = self.committee.shard(id.shard).ok_or_else(|| NodeError::Config {
+            reason: format!("replica {id} is not in the committee"),
+        })?;
+        let consensus = self
+            .protocol
+            .build(shard.clone(), id.index, key.clone())
+            .map_err(|source| NodeError::Protocol { replica: id, source })?;
+        let replica = Replica::open(
+            id,
+            key,
+            self.committee.clone(),
+            ReplicaConfig::default(),
+            consensus,
+            store,
+        )?;
+        Ok(replica)
+    }
+
+    /// A QUIC client endpoint with identity `key` that knows every replica's address and
+    /// key. It binds an ephemeral port on the wildcard address of the replicas' family.
+    /// Must be called inside a tokio runtime.
+    pub fn quic_client(&self, key: &Keypair, quic: QuicConfig) -> Result<QuicClient, NodeError> {
+        let v6 = self.replicas.values().any(|e| e.address.is_ipv6());
+        let local = if v6 {
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+        } else {
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+        };
+        let client = QuicClient::bind(key, local, quic)?;
+        client.add_committee(&self.committee, &self.addrs());
+        Ok(client)
+    }
+}
