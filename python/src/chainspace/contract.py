@@ -127,6 +127,19 @@ def _arity(function: Callable[..., Any]) -> int:
     return min(3, len(positional))
 
 
+def _required_private(function: Callable[..., Any]) -> list[str]:
+    """The arguments ``function`` requires beyond the three standard ones (private
+    arguments such as a secret key), which a checker cannot supply."""
+    P = inspect.Parameter
+    out = []
+    for index, p in enumerate(inspect.signature(function).parameters.values()):
+        if p.default is not P.empty or p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD):
+            continue
+        if p.kind is P.KEYWORD_ONLY or index >= 3:
+            out.append(p.name)
+    return out
+
+
 def _sequence(value: Any, what: str, where: str) -> list[Any]:
     if value is None:
         return []
@@ -334,6 +347,7 @@ class ChainspaceContract:
         re-run this way and needs an explicit checker."""
         function = self.methods_original[method_name]
         arity = _arity(function)
+        private = _required_private(function)
 
         def checker(
             inputs: list[str],
@@ -343,6 +357,11 @@ class ChainspaceContract:
             returns: list[Any],
             dependencies: list[dict[str, Any]],
         ) -> bool:
+            if private:
+                raise Reject(
+                    f"{method_name} needs private arguments ({', '.join(private)}): the default "
+                    "checker cannot re-run it; declare a @contract.checker"
+                )
             token = _CHECKING.set(True)
             try:
                 call = self._invoke(

@@ -190,7 +190,7 @@ class CheckerService:
 
     def serve_forever(self) -> None:
         """Answer requests until :meth:`close` (from another thread) or an interrupt."""
-        self._server.serve_forever(poll_interval=0.2)
+        self._server.serve_forever(poll_interval=0.05)
 
     def start(self) -> "CheckerService":
         """Serve from a daemon thread; returns ``self``."""
