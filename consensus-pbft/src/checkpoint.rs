@@ -90,6 +90,7 @@ impl Pbft {
     pub(crate) fn make_stable(&mut self, stable: Stable) {
         let seq = stable.seq;
         self.stable = stable;
+        self.prune_durable(seq);
         self.slots.retain(|s, _| *s > seq);
         self.checkpoints.retain(|s, _| *s > seq);
         self.own_snapshots.retain(|s, _| *s > seq);

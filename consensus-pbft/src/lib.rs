@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod durable;
 pub mod error;
 pub mod message;
 pub mod normal;

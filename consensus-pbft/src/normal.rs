@@ -15,7 +15,7 @@ impl Pbft {
         if !self.is_primary() || self.in_view_change {
             return;
         }
-        self.next_seq = self.next_seq.max(self.last_executed + 1);
+        self.next_seq = self.unused_seq(self.view, self.next_seq.max(self.last_executed + 1));
         loop {
             let in_flight = self.next_seq - 1 - self.last_executed;
             if in_flight >= self.cfg.max_in_flight
@@ -48,7 +48,10 @@ impl Pbft {
             }
             self.batch_timer_fired = false;
             let pp = PrePrepare::new(self.view, self.next_seq, batch, &self.key);
-            self.next_seq += 1;
+            // `next_seq` is unused in this view (`unused_seq`), so this only records it.
+            let recorded = self.may_send(pp.view, pp.seq, pp.digest);
+            debug_assert!(recorded, "a sequence number is pre-prepared once per view");
+            self.next_seq = self.unused_seq(self.view, self.next_seq + 1);
             out.broadcast(Message::PrePrepare(pp.clone()));
             let seq = pp.seq;
             self.slots.entry(seq).or_default().pre_prepare = Some(pp);
@@ -128,8 +131,9 @@ impl Pbft {
             self.in_flight.insert(c.digest());
         }
         slot.pre_prepare = Some(pp);
-        if !is_primary {
+        if !is_primary && self.may_send(view, seq, digest) {
             let prepare = Prepare::new(view, seq, digest, self.me, &self.key);
+            let slot = self.slots.entry(seq).or_default();
             slot.prepares.insert(self.me, prepare.clone());
             out.broadcast(Message::Prepare(prepare));
         }

@@ -128,6 +128,9 @@ pub struct Pbft {
     /// Catch-up votes: sequence -> digest -> (senders, batch).
     pub(crate) decided_votes: BTreeMap<u64, HashMap<Digest, DecidedVotes>>,
     pub(crate) stats: ConsensusStats,
+    /// What must survive a crash (see [`crate::durable`]), and its version.
+    pub(crate) durable: crate::durable::Durable,
+    pub(crate) durable_version: u64,
     /// Why the last invalid message was dropped (for tests and logs).
     pub(crate) last_invalid: Option<Invalid>,
 }
@@ -181,6 +184,8 @@ impl Pbft {
             executed_at_last_tick: 0,
             highest_seen: 0,
             recovering: false,
+            durable: Default::default(),
+            durable_version: 0,
             view_changes: BTreeMap::new(),
             latest_vc: BTreeMap::new(),
             last_new_view: None,
@@ -413,5 +418,17 @@ impl Consensus for Pbft {
 
     fn stats(&self) -> ConsensusStats {
         self.stats
+    }
+
+    fn durable_version(&self) -> u64 {
+        self.durable_version
+    }
+
+    fn durable_state(&self) -> Vec<u8> {
+        self.encode_durable()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), chainspace_core::Error> {
+        self.restore_durable(state)
     }
 }

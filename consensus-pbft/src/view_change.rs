@@ -71,6 +71,7 @@ impl Pbft {
         }
         self.view = target;
         self.in_view_change = true;
+        self.record_view();
         if self.batch_timer_set {
             self.batch_timer_set = false;
             out.cancel_timer(Timer::Batch);
@@ -228,6 +229,7 @@ impl Pbft {
     fn install_new_view(&mut self, nv: NewView, derived: Derived, out: &mut Out) {
         self.view = nv.view;
         self.in_view_change = false;
+        self.record_view();
         self.failed_views = 0;
         self.stats.view_changes += 1;
         out.cancel_timer(Timer::ViewChange(nv.view));
