@@ -7,10 +7,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
-import pytest
-
 import chainspaceapi
-from chainspace import ChainspaceClient, ChainspaceConnectionError, ChainspaceContract, transaction_digest
+import pytest
+from chainspace import (
+    ChainspaceClient,
+    ChainspaceConnectionError,
+    ChainspaceContract,
+    transaction_digest,
+)
 
 
 class FakeApi(BaseHTTPRequestHandler):

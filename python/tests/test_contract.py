@@ -7,7 +7,6 @@ import pickle
 from typing import Any
 
 import pytest
-
 from chainspace import (
     BadRequest,
     ChainspaceContract,

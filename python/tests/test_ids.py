@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from chainspace import canonical_json, object_id, output_ids, sha256_hex, shard_of, transaction_digest
+from chainspace import (
+    canonical_json,
+    object_id,
+    output_ids,
+    sha256_hex,
+    shard_of,
+    transaction_digest,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = Path(os.environ.get("CHAINSPACE_SHARED_DIR", REPO / ".." / "shared")) / "vectors" / "ids.json"

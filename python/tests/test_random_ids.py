@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chainspace import canonical_json, output_ids, shard_of, transaction_digest
 
 SEED = 20180218  # NDSS 2018

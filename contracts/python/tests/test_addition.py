@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import addition
 import pytest
-
-from chainspace import ChainspaceObject, Reject, all_checker_calls, transaction_inline_objects
+from chainspace import (
+    ChainspaceObject,
+    Reject,
+    all_checker_calls,
+    transaction_inline_objects,
+)
 
 INIT_TX = "f0f110bd77f6b3603c8386b02a866dbc10d26b2ae75c371fe268dc20ee3a57ff"
 INIT_OBJECT = "a9bde7fac83d70a4c6811d74d3cb218abc6c0f69e0dc5a77f0097be61faf79c7"

@@ -19,7 +19,6 @@ import bank_authenticated
 import increment_twice
 import pytest
 import vote
-
 from chainspace import transaction_inline_objects
 from chainspace.ed25519 import generate_key, public_key_hex
 

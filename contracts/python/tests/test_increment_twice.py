@@ -5,8 +5,12 @@ from __future__ import annotations
 import addition
 import increment_twice
 import pytest
-
-from chainspace import DependencyError, all_checker_calls, transaction_digest, transaction_inline_objects
+from chainspace import (
+    DependencyError,
+    all_checker_calls,
+    transaction_digest,
+    transaction_inline_objects,
+)
 from chainspacecontract import ChainspaceContract
 
 DEPENDENCY_TX = "c8bda1459fa113dcfe1c197179081ff0e1863298e4bf4ecb98e88ca65b2894d2"

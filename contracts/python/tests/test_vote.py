@@ -6,7 +6,6 @@ import json
 
 import pytest
 import vote
-
 from chainspace import Reject, transaction_inline_objects
 from chainspace.ed25519 import generate_key, public_key_hex, sign_hex
 

@@ -9,11 +9,34 @@ scripts and contracts run unchanged::
 See ``python/README.md`` for a guide to writing a contract.
 """
 
-from .calls import BadRequest, all_checker_calls, transaction_inline_objects, validate_call
+from .calls import (
+    BadRequest,
+    all_checker_calls,
+    transaction_inline_objects,
+    validate_call,
+)
 from .checks import Reject
-from .client import FINAL_OUTCOMES, ChainspaceClient, ChainspaceConnectionError, Response
-from .contract import ChainspaceContract, ChainspaceObject, DependencyError, MethodResultError, Verdict
-from .ids import canonical_json, object_id, output_ids, sha256_hex, shard_of, transaction_digest
+from .client import (
+    FINAL_OUTCOMES,
+    ChainspaceClient,
+    ChainspaceConnectionError,
+    Response,
+)
+from .contract import (
+    ChainspaceContract,
+    ChainspaceObject,
+    DependencyError,
+    MethodResultError,
+    Verdict,
+)
+from .ids import (
+    canonical_json,
+    object_id,
+    output_ids,
+    sha256_hex,
+    shard_of,
+    transaction_digest,
+)
 from .service import CheckerService
 
 __version__ = "0.1.0"

@@ -71,9 +71,8 @@ class Response:
 def _transaction_id(transaction: str | Mapping[str, Any]) -> str:
     if isinstance(transaction, str):
         return transaction
-    if "transaction" in transaction:
-        transaction = transaction["transaction"]
-    return transaction_digest(transaction)
+    inner = transaction.get("transaction")
+    return transaction_digest(inner if isinstance(inner, Mapping) else transaction)
 
 
 class ChainspaceClient:

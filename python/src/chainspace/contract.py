@@ -224,7 +224,6 @@ class ChainspaceContract:
 
             self.methods[method_name] = wrapper
             self.methods_original[method_name] = function
-            wrapper._chainspace_arity = arity  # type: ignore[attr-defined]
             return wrapper
 
         return decorator
@@ -275,7 +274,7 @@ class ChainspaceContract:
             tuple(_sequence(reference_inputs, "reference_inputs", where)),
             tuple(_sequence(parameters, "parameters", where)),
         )
-        for i, obj in enumerate(standard[0] + standard[1]):
+        for obj in standard[0] + standard[1]:
             if not isinstance(obj, str):
                 raise TypeError(f"{where}: objects are strings, got {type(obj).__name__}")
             if not checking and not isinstance(getattr(obj, "object_id", None), str):
@@ -285,7 +284,7 @@ class ChainspaceContract:
                 )
         if args and arity < 3:
             raise TypeError(f"{where} takes no private arguments after its standard ones")
-        for name, given in zip(_STANDARD[arity:], standard[arity:]):
+        for name, given in zip(_STANDARD[arity:], standard[arity:], strict=True):
             if given:
                 raise TypeError(f"{where} takes no {name}")
 

@@ -10,7 +10,10 @@ Needs the ``cryptography`` package (``pip install 'chainspace[contracts]'``).
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = ["Ed25519PrivateKey", "generate_key", "public_key_hex", "sign_hex", "verify_hex", "signed_bytes"]
