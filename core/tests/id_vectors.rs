@@ -10,11 +10,22 @@ use chainspace_core::types::ShardId;
 use serde_json::Value;
 
 fn vectors() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/ids.json");
+    cases("../../shared/vectors/ids.json")
+}
+
+/// 200 random transactions (non-ASCII, astral and control characters, big integers,
+/// floats of every magnitude, dependencies) with the IDs the Python package computes:
+/// the cross-language test, written by `python/tests/test_random_ids.py`.
+fn python_random() -> Vec<Value> {
+    cases("../python/tests/fixtures/random_ids.json")
+}
+
+fn cases(relative: &str) -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let doc: Value = serde_json::from_str(&text).expect("ids.json is JSON");
-    doc["cases"].as_array().expect("ids.json has cases").clone()
+    let doc: Value = serde_json::from_str(&text).expect("the vectors are JSON");
+    doc["cases"].as_array().expect("the vectors have cases").clone()
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -30,7 +41,18 @@ fn shards(v: &Value) -> Vec<ShardId> {
 fn every_vector_gives_python_ids() {
     let cases = vectors();
     assert!(cases.len() >= 20, "expected the twenty cases and more, got {}", cases.len());
-    for case in &cases {
+    check_ids(&cases);
+}
+
+#[test]
+fn random_transactions_give_the_python_packages_ids() {
+    let cases = python_random();
+    assert!(cases.len() >= 200, "expected 200 random cases, got {}", cases.len());
+    check_ids(&cases);
+}
+
+fn check_ids(cases: &[Value]) {
+    for case in cases {
         let name = case["name"].as_str().expect("name");
         let tx = Transaction::from_json(&case["transaction"])
             .unwrap_or_else(|e| panic!("{name}: not a valid transaction: {e}"));
@@ -46,11 +68,12 @@ fn every_vector_gives_python_ids() {
             let per_output: Vec<ShardId> = ids.iter().map(|id| shard_of(id, n)).collect();
             let expected = shards(&case[key]);
             assert_eq!(per_output, expected, "{name}: {key}");
-            // ... and O(T) is that set, sorted (no vector has outputs in its dependencies).
+            // ... and O(T) is that set, sorted, when only the top-level call has outputs
+            // (the vectors list the top-level call's outputs only).
             let mut set = expected;
             set.sort();
             set.dedup();
-            if tx.dependencies.iter().all(|d| d.outputs.is_empty()) {
+            if tx.calls().iter().skip(1).all(|d| d.outputs.is_empty()) {
                 assert_eq!(output_shards(&tx, n), set, "{name}: O(T) of {n}");
             }
         }
@@ -59,7 +82,7 @@ fn every_vector_gives_python_ids() {
 
 #[test]
 fn every_vector_survives_the_wire_and_reparsing() {
-    for case in vectors() {
+    for case in vectors().into_iter().chain(python_random()) {
         let name = case["name"].as_str().expect("name");
         let tx = Transaction::from_json(&case["transaction"]).expect("valid");
         let bytes = postcard::to_allocvec(&tx).expect("postcard encodes");
