@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use consensus_any::Protocol;
 
 use super::file::default_api_listen;
-use super::{ConfigError, NetworkConfig, StoreKind, keys};
+use super::{ConfigError, MIN_REPLICAS, NetworkConfig, StoreKind, keys};
 
 /// The config's file name inside a generated directory.
 pub const CONFIG_FILE: &str = "network.toml";
@@ -58,15 +58,22 @@ pub fn generate(dir: &Path, layout: &Layout) -> Result<NetworkConfig, ConfigErro
         key: key.to_string(),
         reason,
     };
-    let total = u32::from(layout.base_port) + layout.shards * layout.replicas;
+    // Checked before anything is written, so a refused layout leaves no stray keys.
+    if layout.shards == 0 || (layout.replicas as usize) < MIN_REPLICAS {
+        return Err(invalid(
+            "shards",
+            format!(
+                "{} shard(s) of {} replicas: need at least one shard of at least {MIN_REPLICAS}",
+                layout.shards, layout.replicas
+            ),
+        ));
+    }
+    let count = layout.shards.saturating_mul(layout.replicas);
+    let total = u32::from(layout.base_port).saturating_add(count);
     if layout.base_port == 0 || total > u32::from(u16::MAX) + 1 {
         return Err(invalid(
             "--base-port",
-            format!(
-                "{} ports from {} do not fit",
-                layout.shards * layout.replicas,
-                layout.base_port
-            ),
+            format!("{count} ports from {} do not fit", layout.base_port),
         ));
     }
     if config_path.exists() {
