@@ -7,19 +7,31 @@
 //! each submission into a future that resolves with the outcome. Re-sends are driven by
 //! the submitter's own timers, so a lost message or a view change only delays the answer.
 //!
+//! Reads ([`Client::read_object`], [`Client::read_transaction`]) ask every replica of the
+//! shard concerned and resolve once `f + 1` of them give the same answer (see [`reads`]),
+//! re-asking on the same timers until the caller's bound.
+//!
+//! A caller that stops waiting (drops the future, or times it out) is not waited for: at
+//! the transaction's next re-send the driver sees nobody listens and tells the submitter
+//! to forget it ([`Submitter::forget`]), so abandoned submissions do not re-send for ever.
+//!
 //! The client decodes replies without knowing which consensus protocol the shards run: it
 //! only ever sends `Submit` and reads `Outcome`, and their encoding does not depend on the
 //! protocol's message type (see [`NoConsensus`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chainspace_core::client::{ClientAction, Finished, Submitter};
+use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
 use chainspace_core::committee::Committee;
-use chainspace_core::replica::{Addr, ReplicaMessage};
+use chainspace_core::object::{Object, ObjectId};
+use chainspace_core::replica::{Addr, AnswerBody, ReplicaMessage, Subject};
+use chainspace_core::sbac::engine::TxRecord;
+use chainspace_core::shard::shard_of;
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
+use chainspace_core::types::{ReplicaId, ShardId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -27,6 +39,9 @@ use tokio::time::Instant;
 
 use crate::NodeError;
 use crate::timers::{TimerQueue, sleep_until};
+
+mod reads;
+use reads::Reads;
 
 /// The consensus message type of a client, which never sends or reads one. A message whose
 /// variant is `Consensus` does not decode (there is no value of this type), while the
@@ -42,13 +57,20 @@ pub type ClientMessage = ReplicaMessage<NoConsensus>;
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// How long to wait for an outcome before re-sending (doubling each time, up to 16
-    /// times this).
+    /// times this); reads re-ask at this pace too.
     pub retry_after: Duration,
+    /// How long a read may wait for `f + 1` matching answers before it fails with
+    /// [`NodeError::ReadTimeout`]: a read is cheap to repeat, so it gives up rather than
+    /// hang on a shard that cannot answer.
+    pub read_timeout: Duration,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { retry_after: Duration::from_millis(500) }
+        ClientConfig {
+            retry_after: Duration::from_millis(500),
+            read_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -59,13 +81,19 @@ pub struct ClientStats {
     pub submitted: u64,
     /// Outcomes learnt.
     pub finished: u64,
+    /// Transactions given up because nobody waited for them any more.
+    pub forgotten: u64,
+    /// Reads started (one per shard asked).
+    pub reads: u64,
+    /// Reads resolved by `f + 1` matching answers.
+    pub reads_resolved: u64,
     /// Messages sent (one per replica per send round).
     pub messages_out: u64,
     /// Sends the transport refused.
     pub send_errors: u64,
     /// Replies received and decoded.
     pub messages_in: u64,
-    /// Replies that did not decode, or that were not outcomes.
+    /// Replies that did not decode, or that were neither outcomes nor answers.
     pub bad_replies: u64,
 }
 
@@ -75,11 +103,33 @@ struct Submit {
     reply: oneshot::Sender<Finished>,
 }
 
+struct Read {
+    subject: Subject,
+    shard: ShardId,
+    need: usize,
+    reply: oneshot::Sender<AnswerBody>,
+}
+
+/// What a [`Client`] asks its driver task.
+enum Command {
+    Submit(Submit),
+    Read(Read),
+}
+
+/// The driver's timers: the submitter's own, and re-asking an open read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum DriverTimer {
+    Submit(ClientTimer),
+    Read(u64),
+}
+
 /// A running client. Cloning is cheap; every clone submits through the same task, which
 /// stops when [`Client::shutdown`] is called or every clone is dropped.
 #[derive(Clone)]
 pub struct Client {
-    submits: mpsc::UnboundedSender<Submit>,
+    commands: mpsc::UnboundedSender<Command>,
+    committee: Committee,
+    read_timeout: Duration,
     stats: Arc<Mutex<ClientStats>>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -92,22 +142,32 @@ impl Client {
         transport: Arc<T>,
         config: ClientConfig,
     ) -> Client {
-        let (submits, rx) = mpsc::unbounded_channel();
+        let (commands, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(ClientStats::default()));
         let driver = Driver {
-            submitter: Submitter::new(committee, config.retry_after),
+            submitter: Submitter::new(committee.clone(), config.retry_after),
+            committee: committee.clone(),
+            retry_after: config.retry_after,
             transport,
             timers: TimerQueue::new(),
             waiters: HashMap::new(),
+            reads: Reads::default(),
             stats: stats.clone(),
         };
         let task = tokio::spawn(driver.run(rx));
-        Client { submits, stats, task: Arc::new(Mutex::new(Some(task))) }
+        let task = Arc::new(Mutex::new(Some(task)));
+        Client { commands, committee, read_timeout: config.read_timeout, stats, task }
+    }
+
+    /// The committee this client talks to.
+    pub fn committee(&self) -> &Committee {
+        &self.committee
     }
 
     /// Submit `request` (first attempt) and wait for its outcome: a commit from every
     /// involved shard, or an abort from one. The caller bounds the wait (e.g. with
-    /// `tokio::time::timeout`); until then the client re-sends on its timers.
+    /// `tokio::time::timeout`); until then the client re-sends on its timers, and once the
+    /// caller stops waiting the client stops re-sending.
     pub async fn submit(&self, request: TransactionRequest) -> Result<Finished, NodeError> {
         self.submit_attempt(request, 1).await
     }
@@ -119,9 +179,64 @@ impl Client {
         instance: u64,
     ) -> Result<Finished, NodeError> {
         let (reply, rx) = oneshot::channel();
-        let stopped = NodeError::Stopped { what: "client" };
-        self.submits.send(Submit { request, instance, reply }).map_err(|_| stopped)?;
-        rx.await.map_err(|_| NodeError::Stopped { what: "client" })
+        let submit = Submit { request, instance, reply };
+        self.commands.send(Command::Submit(submit)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Read object `id` from its shard: `None` if `f + 1` replicas agree they do not hold
+    /// it. The object comes with its status (active, locked or inactive) and the shard that
+    /// manages it.
+    pub async fn read_object(&self, id: ObjectId) -> Result<Option<(Object, ShardId)>, NodeError> {
+        let shard = shard_of(&id, self.committee.num_shards());
+        match self.read(Subject::Object(id), shard).await? {
+            AnswerBody::Object(_, object) => Ok(object.map(|o| (o, shard))),
+            _ => Err(stopped()),
+        }
+    }
+
+    /// Read every shard's record of transaction `tx`, asking all shards at once (a digest
+    /// does not say which shards a transaction involves). A shard without a record maps
+    /// to `None`: it is not involved, or has not heard of `tx` yet.
+    pub async fn read_transaction(
+        &self,
+        tx: TxId,
+    ) -> Result<BTreeMap<ShardId, Option<TxRecord>>, NodeError> {
+        // One task per shard, so that every shard is asked at once and the wait is the
+        // slowest shard's, not the sum.
+        let reads: Vec<_> = (0..self.committee.num_shards())
+            .map(ShardId)
+            .map(|shard| {
+                let client = self.clone();
+                tokio::spawn(
+                    async move { (shard, client.read(Subject::Transaction(tx), shard).await) },
+                )
+            })
+            .collect();
+        let mut records = BTreeMap::new();
+        for read in reads {
+            let (shard, answer) = read.await.map_err(|_| stopped())?;
+            match answer? {
+                AnswerBody::Transaction(_, record) => records.insert(shard, record),
+                _ => return Err(stopped()),
+            };
+        }
+        Ok(records)
+    }
+
+    /// Ask every replica of `shard` about `subject` until `f + 1` agree, at most the
+    /// configured read timeout.
+    async fn read(&self, subject: Subject, shard: ShardId) -> Result<AnswerBody, NodeError> {
+        let committee = self.committee.shard(shard).ok_or_else(stopped)?;
+        let need = committee.weak_quorum();
+        let (reply, rx) = oneshot::channel();
+        let read = Read { subject, shard, need, reply };
+        self.commands.send(Command::Read(read)).map_err(|_| stopped())?;
+        match tokio::time::timeout(self.read_timeout, rx).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(_)) => Err(stopped()),
+            Err(_) => Err(NodeError::ReadTimeout { shard, need, after: self.read_timeout }),
+        }
     }
 
     /// The counters so far.
@@ -140,12 +255,19 @@ impl Client {
     }
 }
 
+fn stopped() -> NodeError {
+    NodeError::Stopped { what: "client" }
+}
+
 struct Driver<T: ?Sized> {
     submitter: Submitter,
+    committee: Committee,
+    retry_after: Duration,
     transport: Arc<T>,
-    timers: TimerQueue<chainspace_core::client::ClientTimer>,
+    timers: TimerQueue<DriverTimer>,
     /// Who waits for each transaction's outcome.
     waiters: HashMap<TxId, Vec<oneshot::Sender<Finished>>>,
+    reads: Reads,
     stats: Arc<Mutex<ClientStats>>,
 }
 
@@ -159,22 +281,21 @@ impl<T: Transport + ?Sized> Drop for CloseOnDrop<T> {
 }
 
 impl<T: Transport + ?Sized + 'static> Driver<T> {
-    async fn run(mut self, mut submits: mpsc::UnboundedReceiver<Submit>) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let transport = self.transport.clone();
         let _close = CloseOnDrop(transport.clone());
         loop {
             let deadline = self.timers.next_deadline();
             tokio::select! {
                 biased;
-                submit = submits.recv() => match submit {
-                    Some(s) => self.on_submit(s).await,
+                command = commands.recv() => match command {
+                    Some(Command::Submit(s)) => self.on_submit(s).await,
+                    Some(Command::Read(r)) => self.on_read(r).await,
                     None => break,
                 },
                 () = sleep_until(deadline) => {
                     for timer in self.timers.take_due(Instant::now()) {
-                        let mut out = Vec::new();
-                        self.submitter.on_timer(timer, &mut out);
-                        self.carry_out(out).await;
+                        self.on_timer(timer).await;
                     }
                 }
                 received = transport.recv() => match received {
@@ -196,9 +317,56 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         self.carry_out(out).await;
     }
 
+    async fn on_read(&mut self, r: Read) {
+        let query = self.reads.open(r.subject, r.shard, r.need, r.reply);
+        self.bump(|st| st.reads += 1);
+        self.ask(r.shard, query).await;
+    }
+
+    /// Send `query` to every replica of `shard`, and re-ask later if it is still open.
+    async fn ask(&mut self, shard: ShardId, query: chainspace_core::replica::Query) {
+        self.timers.set(DriverTimer::Read(query.id), self.retry_after);
+        let Some(members) = self.committee.shard(shard).map(|c| c.indices()) else { return };
+        let msg: ClientMessage = ReplicaMessage::Query(query);
+        let Ok(bytes) = postcard::to_allocvec(&msg) else { return };
+        for index in members {
+            let to = Addr::Replica(ReplicaId { shard, index });
+            let sent = self.transport.send(to, bytes.clone()).await.is_ok();
+            self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
+        }
+    }
+
+    async fn on_timer(&mut self, timer: DriverTimer) {
+        match timer {
+            DriverTimer::Submit(ClientTimer::Retry(tx)) => {
+                // Nobody waits any more (the caller timed out or went away): give it up.
+                let waiters = self.waiters.entry(tx).or_default();
+                waiters.retain(|w| !w.is_closed());
+                let mut out = Vec::new();
+                if waiters.is_empty() {
+                    self.waiters.remove(&tx);
+                    if self.submitter.forget(&tx, &mut out) {
+                        self.bump(|st| st.forgotten += 1);
+                    }
+                } else {
+                    self.submitter.on_timer(ClientTimer::Retry(tx), &mut out);
+                }
+                self.carry_out(out).await;
+            }
+            DriverTimer::Read(id) => {
+                if let Some((shard, query)) = self.reads.retry(id) {
+                    self.ask(shard, query).await;
+                }
+            }
+        }
+    }
+
     async fn on_bytes(&mut self, from: Addr, bytes: &[u8]) {
-        let report = match (from, postcard::from_bytes::<ClientMessage>(bytes)) {
-            (Addr::Replica(r), Ok(ReplicaMessage::Outcome(report))) => (r, report),
+        let (from, message) = match (from, postcard::from_bytes::<ClientMessage>(bytes)) {
+            (
+                Addr::Replica(r),
+                Ok(m @ (ReplicaMessage::Outcome(_) | ReplicaMessage::Answer(_))),
+            ) => (r, m),
             (_, Ok(_)) | (_, Err(_)) => {
                 self.bump(|st| st.bad_replies += 1);
                 tracing::debug!(?from, len = bytes.len(), "reply that is not an outcome dropped");
@@ -206,8 +374,18 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
             }
         };
         self.bump(|st| st.messages_in += 1);
+        let report = match message {
+            ReplicaMessage::Outcome(report) => report,
+            ReplicaMessage::Answer(answer) => {
+                if self.reads.on_answer(from, answer) {
+                    self.bump(|st| st.reads_resolved += 1);
+                }
+                return;
+            }
+            _ => return,
+        };
         let mut out = Vec::new();
-        self.submitter.on_report(report.0, report.1, &mut out);
+        self.submitter.on_report(from, report, &mut out);
         self.carry_out(out).await;
         for finished in self.submitter.take_finished() {
             self.bump(|st| st.finished += 1);
@@ -228,8 +406,12 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                     };
                     self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
                 }
-                ClientAction::SetTimer { timer, after } => self.timers.set(timer, after),
-                ClientAction::CancelTimer { timer } => self.timers.cancel(&timer),
+                ClientAction::SetTimer { timer, after } => {
+                    self.timers.set(DriverTimer::Submit(timer), after)
+                }
+                ClientAction::CancelTimer { timer } => {
+                    self.timers.cancel(&DriverTimer::Submit(timer))
+                }
             }
         }
     }

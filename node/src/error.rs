@@ -27,6 +27,20 @@ pub enum NodeError {
         /// What is wrong.
         reason: String,
     },
+    /// A read found no `f + 1` matching answers in time (replicas down, partitioned, or
+    /// still disagreeing because some lag their shard).
+    #[error("no {need} matching answers from shard {shard} within {after:?}")]
+    ReadTimeout {
+        /// The shard asked.
+        shard: chainspace_core::types::ShardId,
+        /// How many matching answers were needed (`f + 1`).
+        need: usize,
+        /// How long the client waited.
+        after: std::time::Duration,
+    },
+    /// The client API's socket failed (bind, accept or serve).
+    #[error("http server: {0}")]
+    Http(#[from] std::io::Error),
     /// The driver task (replica or client) has stopped, so the request cannot be served.
     #[error("the {what} has stopped")]
     Stopped {

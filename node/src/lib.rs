@@ -11,12 +11,14 @@
 //! * [`client`] drives the client's
 //!   [`Submitter`](chainspace_core::client::Submitter): submit a transaction, await its
 //!   outcome;
+//! * [`api`] serves the original Chainspace's client API over HTTP on such a client;
 //! * [`local`] builds a whole network of shards in one process, over QUIC on localhost or
 //!   over an in-memory network, for tests, demos and single-machine experiments.
 //!
 //! The `chainspace` binary (keygen, node, client API, local network) is built on these.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod client;
 pub mod config;
 mod error;
