@@ -19,29 +19,28 @@
 //! only ever sends `Submit` and reads `Outcome`, and their encoding does not depend on the
 //! protocol's message type (see [`NoConsensus`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
+use chainspace_core::client::Finished;
 use chainspace_core::committee::Committee;
 use chainspace_core::object::{Object, ObjectId};
-use chainspace_core::replica::{Addr, AnswerBody, ReplicaMessage, Subject};
+use chainspace_core::replica::{AnswerBody, ReplicaMessage, Subject};
 use chainspace_core::sbac::engine::TxRecord;
 use chainspace_core::shard::shard_of;
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
-use chainspace_core::types::{ReplicaId, ShardId};
+use chainspace_core::types::ShardId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::NodeError;
-use crate::timers::{TimerQueue, sleep_until};
 
+mod driver;
 mod reads;
-use reads::Reads;
+use driver::{Command, Read, Submit};
 
 /// The consensus message type of a client, which never sends or reads one. A message whose
 /// variant is `Consensus` does not decode (there is no value of this type), while the
@@ -97,32 +96,6 @@ pub struct ClientStats {
     pub bad_replies: u64,
 }
 
-struct Submit {
-    request: TransactionRequest,
-    instance: u64,
-    reply: oneshot::Sender<Finished>,
-}
-
-struct Read {
-    subject: Subject,
-    shard: ShardId,
-    need: usize,
-    reply: oneshot::Sender<AnswerBody>,
-}
-
-/// What a [`Client`] asks its driver task.
-enum Command {
-    Submit(Submit),
-    Read(Read),
-}
-
-/// The driver's timers: the submitter's own, and re-asking an open read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum DriverTimer {
-    Submit(ClientTimer),
-    Read(u64),
-}
-
 /// A running client. Cloning is cheap; every clone submits through the same task, which
 /// stops when [`Client::shutdown`] is called or every clone is dropped.
 #[derive(Clone)]
@@ -144,17 +117,7 @@ impl Client {
     ) -> Client {
         let (commands, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(ClientStats::default()));
-        let driver = Driver {
-            submitter: Submitter::new(committee.clone(), config.retry_after),
-            committee: committee.clone(),
-            retry_after: config.retry_after,
-            transport,
-            timers: TimerQueue::new(),
-            waiters: HashMap::new(),
-            reads: Reads::default(),
-            stats: stats.clone(),
-        };
-        let task = tokio::spawn(driver.run(rx));
+        let task = driver::spawn(committee.clone(), transport, &config, stats.clone(), rx);
         let task = Arc::new(Mutex::new(Some(task)));
         Client { commands, committee, read_timeout: config.read_timeout, stats, task }
     }
@@ -257,168 +220,6 @@ impl Client {
 
 fn stopped() -> NodeError {
     NodeError::Stopped { what: "client" }
-}
-
-struct Driver<T: ?Sized> {
-    submitter: Submitter,
-    committee: Committee,
-    retry_after: Duration,
-    transport: Arc<T>,
-    timers: TimerQueue<DriverTimer>,
-    /// Who waits for each transaction's outcome.
-    waiters: HashMap<TxId, Vec<oneshot::Sender<Finished>>>,
-    reads: Reads,
-    stats: Arc<Mutex<ClientStats>>,
-}
-
-/// Closes the transport however the driver ends (stopped, aborted, or its handles gone).
-struct CloseOnDrop<T: Transport + ?Sized>(Arc<T>);
-
-impl<T: Transport + ?Sized> Drop for CloseOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
-impl<T: Transport + ?Sized + 'static> Driver<T> {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let transport = self.transport.clone();
-        let _close = CloseOnDrop(transport.clone());
-        loop {
-            let deadline = self.timers.next_deadline();
-            tokio::select! {
-                biased;
-                command = commands.recv() => match command {
-                    Some(Command::Submit(s)) => self.on_submit(s).await,
-                    Some(Command::Read(r)) => self.on_read(r).await,
-                    None => break,
-                },
-                () = sleep_until(deadline) => {
-                    for timer in self.timers.take_due(Instant::now()) {
-                        self.on_timer(timer).await;
-                    }
-                }
-                received = transport.recv() => match received {
-                    Ok((from, bytes)) => self.on_bytes(from, &bytes).await,
-                    Err(e) => {
-                        tracing::info!(error = %e, "client transport closed; stopping");
-                        break;
-                    }
-                },
-            }
-        }
-    }
-
-    async fn on_submit(&mut self, s: Submit) {
-        let mut out = Vec::new();
-        let tx = self.submitter.submit(s.request, s.instance, &mut out);
-        self.waiters.entry(tx).or_default().push(s.reply);
-        self.bump(|st| st.submitted += 1);
-        self.carry_out(out).await;
-    }
-
-    async fn on_read(&mut self, r: Read) {
-        let query = self.reads.open(r.subject, r.shard, r.need, r.reply);
-        self.bump(|st| st.reads += 1);
-        self.ask(r.shard, query).await;
-    }
-
-    /// Send `query` to every replica of `shard`, and re-ask later if it is still open.
-    async fn ask(&mut self, shard: ShardId, query: chainspace_core::replica::Query) {
-        self.timers.set(DriverTimer::Read(query.id), self.retry_after);
-        let Some(members) = self.committee.shard(shard).map(|c| c.indices()) else { return };
-        let msg: ClientMessage = ReplicaMessage::Query(query);
-        let Ok(bytes) = postcard::to_allocvec(&msg) else { return };
-        for index in members {
-            let to = Addr::Replica(ReplicaId { shard, index });
-            let sent = self.transport.send(to, bytes.clone()).await.is_ok();
-            self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
-        }
-    }
-
-    async fn on_timer(&mut self, timer: DriverTimer) {
-        match timer {
-            DriverTimer::Submit(ClientTimer::Retry(tx)) => {
-                // Nobody waits any more (the caller timed out or went away): give it up.
-                let waiters = self.waiters.entry(tx).or_default();
-                waiters.retain(|w| !w.is_closed());
-                let mut out = Vec::new();
-                if waiters.is_empty() {
-                    self.waiters.remove(&tx);
-                    if self.submitter.forget(&tx, &mut out) {
-                        self.bump(|st| st.forgotten += 1);
-                    }
-                } else {
-                    self.submitter.on_timer(ClientTimer::Retry(tx), &mut out);
-                }
-                self.carry_out(out).await;
-            }
-            DriverTimer::Read(id) => {
-                if let Some((shard, query)) = self.reads.retry(id) {
-                    self.ask(shard, query).await;
-                }
-            }
-        }
-    }
-
-    async fn on_bytes(&mut self, from: Addr, bytes: &[u8]) {
-        let (from, message) = match (from, postcard::from_bytes::<ClientMessage>(bytes)) {
-            (
-                Addr::Replica(r),
-                Ok(m @ (ReplicaMessage::Outcome(_) | ReplicaMessage::Answer(_))),
-            ) => (r, m),
-            (_, Ok(_)) | (_, Err(_)) => {
-                self.bump(|st| st.bad_replies += 1);
-                tracing::debug!(?from, len = bytes.len(), "reply that is not an outcome dropped");
-                return;
-            }
-        };
-        self.bump(|st| st.messages_in += 1);
-        let report = match message {
-            ReplicaMessage::Outcome(report) => report,
-            ReplicaMessage::Answer(answer) => {
-                if self.reads.on_answer(from, answer) {
-                    self.bump(|st| st.reads_resolved += 1);
-                }
-                return;
-            }
-            _ => return,
-        };
-        let mut out = Vec::new();
-        self.submitter.on_report(from, report, &mut out);
-        self.carry_out(out).await;
-        for finished in self.submitter.take_finished() {
-            self.bump(|st| st.finished += 1);
-            for waiter in self.waiters.remove(&finished.tx).unwrap_or_default() {
-                let _ = waiter.send(finished.clone());
-            }
-        }
-    }
-
-    async fn carry_out(&mut self, out: Vec<ClientAction>) {
-        for action in out {
-            match action {
-                ClientAction::Send { to, submission } => {
-                    let msg: ClientMessage = ReplicaMessage::Submit(submission);
-                    let sent = match postcard::to_allocvec(&msg) {
-                        Ok(bytes) => self.transport.send(Addr::Replica(to), bytes).await.is_ok(),
-                        Err(_) => false,
-                    };
-                    self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
-                }
-                ClientAction::SetTimer { timer, after } => {
-                    self.timers.set(DriverTimer::Submit(timer), after)
-                }
-                ClientAction::CancelTimer { timer } => {
-                    self.timers.cancel(&DriverTimer::Submit(timer))
-                }
-            }
-        }
-    }
-
-    fn bump(&self, f: impl FnOnce(&mut ClientStats)) {
-        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
-    }
 }
 
 #[cfg(test)]

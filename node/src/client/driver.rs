@@ -1,0 +1,235 @@
+//! The client's task: one loop that owns the [`Submitter`], the open reads and the
+//! transport, so that every clone of a [`Client`](super::Client) shares one set of
+//! connections and no state needs a lock. It turns commands into messages, replies into
+//! outcomes and answers, and timers into re-sends; a submission or read whose caller has
+//! stopped waiting is dropped at its next re-send instead of being re-sent for ever.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
+use chainspace_core::committee::Committee;
+use chainspace_core::replica::{Addr, AnswerBody, Query, ReplicaMessage, Subject};
+use chainspace_core::transaction::{TransactionRequest, TxId};
+use chainspace_core::transport::Transport;
+use chainspace_core::types::{ReplicaId, ShardId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::reads::Reads;
+use super::{ClientConfig, ClientMessage, ClientStats};
+use crate::timers::{TimerQueue, sleep_until};
+
+/// A submission, with where to send its outcome.
+pub(super) struct Submit {
+    pub(super) request: TransactionRequest,
+    pub(super) instance: u64,
+    pub(super) reply: oneshot::Sender<Finished>,
+}
+
+/// A read of one shard: `need` is its `f + 1`, computed by the caller from the committee.
+pub(super) struct Read {
+    pub(super) subject: Subject,
+    pub(super) shard: ShardId,
+    pub(super) need: usize,
+    pub(super) reply: oneshot::Sender<AnswerBody>,
+}
+
+/// What a [`Client`](super::Client) asks its driver task.
+pub(super) enum Command {
+    Submit(Submit),
+    Read(Read),
+}
+
+/// The driver's timers: the submitter's own, and re-asking an open read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum DriverTimer {
+    Submit(ClientTimer),
+    Read(u64),
+}
+
+/// Start the task of a client of `committee` over `transport`, taking `commands`.
+pub(super) fn spawn<T: Transport + ?Sized + 'static>(
+    committee: Committee,
+    transport: Arc<T>,
+    config: &ClientConfig,
+    stats: Arc<Mutex<ClientStats>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> JoinHandle<()> {
+    let driver = Driver {
+        submitter: Submitter::new(committee.clone(), config.retry_after),
+        committee,
+        retry_after: config.retry_after,
+        transport,
+        timers: TimerQueue::new(),
+        waiters: HashMap::new(),
+        reads: Reads::default(),
+        stats,
+    };
+    tokio::spawn(driver.run(commands))
+}
+
+/// The task's state; see the module docs.
+struct Driver<T: ?Sized> {
+    submitter: Submitter,
+    committee: Committee,
+    retry_after: Duration,
+    transport: Arc<T>,
+    timers: TimerQueue<DriverTimer>,
+    /// Who waits for each transaction's outcome.
+    waiters: HashMap<TxId, Vec<oneshot::Sender<Finished>>>,
+    reads: Reads,
+    stats: Arc<Mutex<ClientStats>>,
+}
+
+/// Closes the transport however the driver ends (stopped, aborted, or its handles gone).
+struct CloseOnDrop<T: Transport + ?Sized>(Arc<T>);
+
+impl<T: Transport + ?Sized> Drop for CloseOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl<T: Transport + ?Sized + 'static> Driver<T> {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let transport = self.transport.clone();
+        let _close = CloseOnDrop(transport.clone());
+        loop {
+            let deadline = self.timers.next_deadline();
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(Command::Submit(s)) => self.on_submit(s).await,
+                    Some(Command::Read(r)) => self.on_read(r).await,
+                    None => break,
+                },
+                () = sleep_until(deadline) => {
+                    for timer in self.timers.take_due(Instant::now()) {
+                        self.on_timer(timer).await;
+                    }
+                }
+                received = transport.recv() => match received {
+                    Ok((from, bytes)) => self.on_bytes(from, &bytes).await,
+                    Err(e) => {
+                        tracing::info!(error = %e, "client transport closed; stopping");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn on_submit(&mut self, s: Submit) {
+        let mut out = Vec::new();
+        let tx = self.submitter.submit(s.request, s.instance, &mut out);
+        self.waiters.entry(tx).or_default().push(s.reply);
+        self.bump(|st| st.submitted += 1);
+        self.carry_out(out).await;
+    }
+
+    async fn on_read(&mut self, r: Read) {
+        let query = self.reads.open(r.subject, r.shard, r.need, r.reply);
+        self.bump(|st| st.reads += 1);
+        self.ask(r.shard, query).await;
+    }
+
+    /// Send `query` to every replica of `shard`, and re-ask later if it is still open.
+    async fn ask(&mut self, shard: ShardId, query: Query) {
+        self.timers.set(DriverTimer::Read(query.id), self.retry_after);
+        let Some(members) = self.committee.shard(shard).map(|c| c.indices()) else { return };
+        let msg: ClientMessage = ReplicaMessage::Query(query);
+        let Ok(bytes) = postcard::to_allocvec(&msg) else { return };
+        for index in members {
+            let to = Addr::Replica(ReplicaId { shard, index });
+            let sent = self.transport.send(to, bytes.clone()).await.is_ok();
+            self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
+        }
+    }
+
+    async fn on_timer(&mut self, timer: DriverTimer) {
+        match timer {
+            DriverTimer::Submit(ClientTimer::Retry(tx)) => {
+                // Nobody waits any more (the caller timed out or went away): give it up.
+                let waiters = self.waiters.entry(tx).or_default();
+                waiters.retain(|w| !w.is_closed());
+                let mut out = Vec::new();
+                if waiters.is_empty() {
+                    self.waiters.remove(&tx);
+                    if self.submitter.forget(&tx, &mut out) {
+                        self.bump(|st| st.forgotten += 1);
+                    }
+                } else {
+                    self.submitter.on_timer(ClientTimer::Retry(tx), &mut out);
+                }
+                self.carry_out(out).await;
+            }
+            DriverTimer::Read(id) => {
+                if let Some((shard, query)) = self.reads.retry(id) {
+                    self.ask(shard, query).await;
+                }
+            }
+        }
+    }
+
+    async fn on_bytes(&mut self, from: Addr, bytes: &[u8]) {
+        let (from, message) = match (from, postcard::from_bytes::<ClientMessage>(bytes)) {
+            (
+                Addr::Replica(r),
+                Ok(m @ (ReplicaMessage::Outcome(_) | ReplicaMessage::Answer(_))),
+            ) => (r, m),
+            (_, Ok(_)) | (_, Err(_)) => {
+                self.bump(|st| st.bad_replies += 1);
+                tracing::debug!(?from, len = bytes.len(), "reply that is not an outcome dropped");
+                return;
+            }
+        };
+        self.bump(|st| st.messages_in += 1);
+        let report = match message {
+            ReplicaMessage::Outcome(report) => report,
+            ReplicaMessage::Answer(answer) => {
+                if self.reads.on_answer(from, answer) {
+                    self.bump(|st| st.reads_resolved += 1);
+                }
+                return;
+            }
+            _ => return,
+        };
+        let mut out = Vec::new();
+        self.submitter.on_report(from, report, &mut out);
+        self.carry_out(out).await;
+        for finished in self.submitter.take_finished() {
+            self.bump(|st| st.finished += 1);
+            for waiter in self.waiters.remove(&finished.tx).unwrap_or_default() {
+                let _ = waiter.send(finished.clone());
+            }
+        }
+    }
+
+    async fn carry_out(&mut self, out: Vec<ClientAction>) {
+        for action in out {
+            match action {
+                ClientAction::Send { to, submission } => {
+                    let msg: ClientMessage = ReplicaMessage::Submit(submission);
+                    let sent = match postcard::to_allocvec(&msg) {
+                        Ok(bytes) => self.transport.send(Addr::Replica(to), bytes).await.is_ok(),
+                        Err(_) => false,
+                    };
+                    self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
+                }
+                ClientAction::SetTimer { timer, after } => {
+                    self.timers.set(DriverTimer::Submit(timer), after)
+                }
+                ClientAction::CancelTimer { timer } => {
+                    self.timers.cancel(&DriverTimer::Submit(timer))
+                }
+            }
+        }
+    }
+
+    fn bump(&self, f: impl FnOnce(&mut ClientStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
