@@ -26,11 +26,11 @@ fn init_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
     json!({ "transaction": tx, "store": {} })
 }
 
-async fn expect(api: &Api, (code, body): (u16, Value), want: u16, mentions: &str) {
+/// The answer has status `want` and a JSON message mentioning `mentions`.
+fn expect((code, body): (u16, Value), want: u16, mentions: &str) {
     assert_eq!(code, want, "{body}");
     assert_eq!(body["success"], "False", "{body}");
     assert!(message(&body).contains(mentions), "{mentions:?} not in {body}");
-    let _ = api;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,49 +42,49 @@ async fn bad_requests_get_4xx_with_a_json_message() {
     let api = common::start(Protocol::Pbft, false, cfg).await;
 
     // Not JSON at all, or cut short: 400.
-    expect(&api, api.post_raw(PROCESS, "{\"transaction\": ").await, 400, "malformed JSON").await;
-    expect(&api, api.post_raw(PROCESS, "hello").await, 400, "malformed JSON").await;
-    expect(&api, api.post_raw(PROCESS, "").await, 400, "malformed JSON").await;
+    expect(api.post_raw(PROCESS, "{\"transaction\": ").await, 400, "malformed JSON");
+    expect(api.post_raw(PROCESS, "hello").await, 400, "malformed JSON");
+    expect(api.post_raw(PROCESS, "").await, 400, "malformed JSON");
     // JSON, but not a transaction request: 422 naming the place.
     let missing = init_with(|t| {
         t.remove("methodID");
     });
-    expect(&api, api.post_json(PROCESS, &missing).await, 422, "transaction.methodID").await;
+    expect(api.post_json(PROCESS, &missing).await, 422, "transaction.methodID");
     let wrong = init_with(|t| {
         t.insert("inputIDs".into(), json!("not a list"));
     });
-    expect(&api, api.post_json(PROCESS, &wrong).await, 422, "transaction.inputIDs").await;
+    expect(api.post_json(PROCESS, &wrong).await, 422, "transaction.inputIDs");
     let bad_id = init_with(|t| {
         t.insert("inputIDs".into(), json!(["ABC"]));
     });
-    expect(&api, api.post_json(PROCESS, &bad_id).await, 422, "inputIDs[0]").await;
+    expect(api.post_json(PROCESS, &bad_id).await, 422, "inputIDs[0]");
     let no_tx = json!({ "store": {} });
-    expect(&api, api.post_json(PROCESS, &no_tx).await, 422, "transaction").await;
-    expect(&api, api.post_json(PROCESS, &json!([1, 2])).await, 422, "request").await;
+    expect(api.post_json(PROCESS, &no_tx).await, 422, "transaction");
+    expect(api.post_json(PROCESS, &json!([1, 2])).await, 422, "request");
     let bad_store = json!({ "transaction": addition::init().to_json(), "store": {"x": "1"} });
-    expect(&api, api.post_json(PROCESS, &bad_store).await, 422, "store").await;
+    expect(api.post_json(PROCESS, &bad_store).await, 422, "store");
     // A contract the node has no checker for: refused before ordering.
     let unknown = init_with(|t| {
         t.insert("contractID".into(), json!("no-such-contract"));
     });
-    expect(&api, api.post_json(PROCESS, &unknown).await, 422, "unknown contract").await;
+    expect(api.post_json(PROCESS, &unknown).await, 422, "unknown contract");
     // Too big: 413, whether the length is announced or not.
     let big = "x".repeat(100 * 1024);
-    expect(&api, api.post_raw(PROCESS, big.clone()).await, 413, "too large").await;
+    expect(api.post_raw(PROCESS, big.clone()).await, 413, "too large");
     let status = chunked_post(&api, PROCESS, big.as_bytes()).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 
     // Reads: malformed IDs are 400, unknown ones 404.
-    expect(&api, api.get("/api/1.0/objects/xyz").await, 400, "64-digit").await;
+    expect(api.get("/api/1.0/objects/xyz").await, 400, "64-digit");
     let upper = "A9BDE7FAC83D70A4C6811D74D3CB218ABC6C0F69E0DC5A77F0097BE61FAF79C7";
-    expect(&api, api.get(&format!("/api/1.0/objects/{upper}")).await, 400, "64-digit").await;
-    expect(&api, api.get("/api/1.0/transactions/12").await, 400, "64-digit").await;
+    expect(api.get(&format!("/api/1.0/objects/{upper}")).await, 400, "64-digit");
+    expect(api.get("/api/1.0/transactions/12").await, 400, "64-digit");
     let nothing = "00".repeat(32);
-    expect(&api, api.get(&format!("/api/1.0/objects/{nothing}")).await, 404, "unknown").await;
-    expect(&api, api.get(&format!("/api/1.0/transactions/{nothing}")).await, 404, "unknown").await;
+    expect(api.get(&format!("/api/1.0/objects/{nothing}")).await, 404, "unknown");
+    expect(api.get(&format!("/api/1.0/transactions/{nothing}")).await, 404, "unknown");
     // Unknown routes and wrong methods.
-    expect(&api, api.get("/api/2.0/").await, 404, "no route").await;
-    expect(&api, api.get(PROCESS).await, 405, "method").await;
+    expect(api.get("/api/2.0/").await, 404, "no route");
+    expect(api.get(PROCESS).await, 405, "method");
 
     // After all that, the API still processes transactions.
     let (code, body) = api.process(dummy::create("after-bad-input", 2), &[]).await;
