@@ -13,6 +13,9 @@
 //! kind = "redb"                   # default; or "memory"
 //! data_dir = "data"               # replica s{S}r{R} keeps data_dir/s{S}r{R}/
 //!
+//! [transport]                     # optional: QUIC overrides, in ms
+//! idle_timeout_ms = 15000         # how long a crashed peer goes unnoticed
+//!
 //! [client_api]
 //! listen = "127.0.0.1:5000"
 //! key_file = "keys/client.key"    # optional: the API's QUIC identity
@@ -48,6 +51,7 @@ use chainspace_core::committee::Committee;
 use chainspace_core::crypto::Keypair;
 use chainspace_core::types::{ReplicaId, ShardId};
 use consensus_any::ProtocolConfig;
+use transport_quic::QuicConfig;
 
 pub use error::ConfigError;
 pub use file::{CheckerKind, StoreKind};
@@ -70,6 +74,8 @@ pub struct NetworkConfig {
     pub client_api: ClientApiConfig,
     /// Contract id -> checker.
     pub checkers: BTreeMap<String, CheckerKind>,
+    /// The QUIC tunables every replica and client of this network uses.
+    pub quic: QuicConfig,
     /// Things that work but are likely mistakes (a shard of 5, a memory store); the
     /// commands log them.
     pub warnings: Vec<String>,

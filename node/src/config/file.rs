@@ -18,6 +18,9 @@ pub struct NetworkFile {
     /// Where replicas keep their objects.
     #[serde(default)]
     pub store: StoreSection,
+    /// QUIC tunables (optional).
+    #[serde(default)]
+    pub transport: TransportSection,
     /// The HTTP client API.
     #[serde(default)]
     pub client_api: ClientApiSection,
@@ -72,6 +75,19 @@ pub struct HotStuffParams {
     pub fetch_blocks: Option<usize>,
     pub fetch_retry_ms: Option<u64>,
     pub status_interval_ticks: Option<u64>,
+}
+
+/// `[transport]`: overrides of the QUIC transport's defaults, in milliseconds. The idle
+/// timeout is how long a crashed peer goes unnoticed, and so how long a restarted replica
+/// waits before its peers reach it again: a LAN deployment or a test may want it short.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct TransportSection {
+    pub idle_timeout_ms: Option<u64>,
+    pub keep_alive_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
 }
 
 /// `[store]`.

@@ -136,6 +136,10 @@ fn header(layout: &Layout) -> String {
          kind = \"{store}\"\n\
          # Replica s{{S}}r{{R}} keeps its files in data_dir/s{{S}}r{{R}}/.\n\
          data_dir = \"data\"\n\
+         \n\
+         # Optional QUIC overrides (ms); a peer that crashed is noticed after idle_timeout_ms.\n\
+         # [transport]\n\
+         # idle_timeout_ms = 15000\n\
          \n",
         protocol = layout.protocol.name(),
     )

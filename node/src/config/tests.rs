@@ -202,3 +202,18 @@ fn unreadable_config_is_named() {
     let e = NetworkConfig::load("/nonexistent/network.toml").unwrap_err().to_string();
     assert!(e.contains("/nonexistent/network.toml") && e.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn transport_overrides_are_checked() {
+    let (dir, text) = generated(1, 4, Protocol::Pbft);
+    let with = |t: &str| format!("{text}\n[transport]\n{t}\n");
+    let cfg = NetworkConfig::parse(&with("idle_timeout_ms = 5000"), &dir.path().join(CONFIG_FILE))
+        .expect("an override");
+    assert_eq!(cfg.quic.idle_timeout.as_millis(), 5000);
+    let e = error_of(&dir, &with("idle_timeout_ms = 1000\nkeep_alive_ms = 1000"));
+    assert!(e.contains("transport.keep_alive_ms"), "{e}");
+    let e = error_of(&dir, &with("connect_timeout_ms = 0"));
+    assert!(e.contains("transport.connect_timeout_ms"), "{e}");
+    let e = error_of(&dir, &with("idle_timeout = 3"));
+    assert!(e.contains("idle_timeout"), "{e}");
+}

@@ -13,14 +13,30 @@ use chainspace_core::types::{ReplicaId, ShardId};
 use consensus_any::{Protocol, ProtocolConfig};
 use consensus_hotstuff::HotStuffConfig;
 use consensus_pbft::PbftConfig;
+use transport_quic::QuicConfig;
 
 use super::file::{
     CheckerKind, ConsensusSection, HotStuffParams, NetworkFile, PbftParams, StoreKind,
+    TransportSection,
 };
 use super::{ClientApiConfig, ConfigError, NetworkConfig, ReplicaEntry, StoreConfig, keys};
 
 /// The fewest replicas of a shard that tolerate one Byzantine replica (3f + 1, f = 1).
 pub const MIN_REPLICAS: usize = 4;
+
+/// Copies each given value over the default.
+macro_rules! set {
+    ($cfg:ident.$field:ident = $value:expr) => {
+        if let Some(v) = $value {
+            $cfg.$field = v;
+        }
+    };
+    ($cfg:ident.$field:ident = ms $value:expr) => {
+        if let Some(v) = $value {
+            $cfg.$field = Duration::from_millis(v);
+        }
+    };
+}
 
 /// Names the file in every error.
 struct Ctx<'a> {
@@ -134,6 +150,7 @@ pub(super) fn validate(raw: NetworkFile, path: &Path) -> Result<NetworkConfig, C
     let committee = Committee::new(shards).map_err(|e| cx.invalid("shards", e.to_string()))?;
 
     let checkers = checkers(&cx, raw.checkers, &mut warnings)?;
+    let quic = transport(&cx, &raw.transport)?;
 
     let store = StoreConfig { kind: raw.store.kind, data_dir: cx.resolve(&raw.store.data_dir) };
     if store.kind == StoreKind::Memory {
@@ -165,8 +182,38 @@ pub(super) fn validate(raw: NetworkFile, path: &Path) -> Result<NetworkConfig, C
         store,
         client_api,
         checkers,
+        quic,
         warnings,
     })
+}
+
+fn transport(cx: &Ctx<'_>, t: &TransportSection) -> Result<QuicConfig, ConfigError> {
+    let mut q = QuicConfig::default();
+    set!(q.idle_timeout = ms t.idle_timeout_ms);
+    set!(q.keep_alive = ms t.keep_alive_ms);
+    set!(q.connect_timeout = ms t.connect_timeout_ms);
+    set!(q.backoff_max = ms t.backoff_max_ms);
+    let zero = [
+        ("idle_timeout_ms", q.idle_timeout),
+        ("keep_alive_ms", q.keep_alive),
+        ("connect_timeout_ms", q.connect_timeout),
+        ("backoff_max_ms", q.backoff_max),
+    ];
+    if let Some((key, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
+        return Err(cx.invalid(format!("transport.{key}"), "must be positive"));
+    }
+    if q.keep_alive >= q.idle_timeout {
+        return Err(cx.invalid(
+            "transport.keep_alive_ms",
+            format!(
+                "{} ms is not under idle_timeout_ms ({} ms): idle links would be dropped",
+                q.keep_alive.as_millis(),
+                q.idle_timeout.as_millis()
+            ),
+        ));
+    }
+    q.backoff_max = q.backoff_max.max(q.backoff_min);
+    Ok(q)
 }
 
 fn public_key(text: &str) -> Result<PublicKey, String> {
@@ -230,20 +277,6 @@ fn protocol(cx: &Ctx<'_>, c: &ConsensusSection) -> Result<ProtocolConfig, Config
         }
     }
     Ok(config)
-}
-
-/// Copies each given value over the default.
-macro_rules! set {
-    ($cfg:ident.$field:ident = $value:expr) => {
-        if let Some(v) = $value {
-            $cfg.$field = v;
-        }
-    };
-    ($cfg:ident.$field:ident = ms $value:expr) => {
-        if let Some(v) = $value {
-            $cfg.$field = Duration::from_millis(v);
-        }
-    };
 }
 
 fn apply_pbft(cfg: &mut PbftConfig, p: &PbftParams) {

@@ -13,7 +13,7 @@ use chainspace_core::store::{MemoryStore, Store};
 use chainspace_core::types::ReplicaId;
 use consensus_any::AnyConsensus;
 use store_redb::RedbStore;
-use transport_quic::{QuicClient, QuicConfig};
+use transport_quic::QuicClient;
 
 use super::{CheckerKind, NetworkConfig, StoreKind};
 use crate::NodeError;
@@ -80,17 +80,17 @@ impl NetworkConfig {
         Ok(replica)
     }
 
-    /// A QUIC client endpoint with identity `key` that knows every replica's address and
-    /// key. It binds an ephemeral port on the wildcard address of the replicas' family.
+    /// A QUIC client endpoint with identity `key`, using the config's `[transport]`
+    /// tunables, that knows every replica's address and key. It binds an ephemeral port on the wildcard address of the replicas' family.
     /// Must be called inside a tokio runtime.
-    pub fn quic_client(&self, key: &Keypair, quic: QuicConfig) -> Result<QuicClient, NodeError> {
+    pub fn quic_client(&self, key: &Keypair) -> Result<QuicClient, NodeError> {
         let v6 = self.replicas.values().any(|e| e.address.is_ipv6());
         let local = if v6 {
             SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
         } else {
             SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
         };
-        let client = QuicClient::bind(key, local, quic)?;
+        let client = QuicClient::bind(key, local, self.quic.clone())?;
         client.add_committee(&self.committee, &self.addrs());
         Ok(client)
     }
