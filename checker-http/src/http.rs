@@ -6,6 +6,12 @@
 //! per-call timeout, covering every attempt, so a hung service costs a replica at most
 //! that long. Only *connection* failures are retried: a checker is a pure function of
 //! the call, so asking again is harmless, but an answer, even a bad one, is final.
+//!
+//! Throughput is bounded by the service: the Python stdlib server writes an answer's
+//! head and body in two segments with Nagle's algorithm on, so on a keep-alive
+//! connection each answer waits for the client's delayed ACK (about 43 checks/s per
+//! connection; about 4,200 with `disable_nagle_algorithm = True` on its handler).
+//! Concurrent calls spread over more pooled connections and scale past that.
 
 use std::time::Duration;
 

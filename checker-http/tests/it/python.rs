@@ -98,3 +98,39 @@ async fn concurrent_calls_share_the_service() {
     assert_eq!(checker.starts().await, 1, "one process for all the calls");
     checker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_mixes_native_managed_and_url_checkers() {
+    use checker_http::{CheckerChoice, HttpConfig, build};
+
+    let logs = tempfile::tempdir().expect("temp dir");
+    let managed = python_config("increment_twice", logs.path());
+    let checkers = build(
+        [
+            ("addition".to_string(), CheckerChoice::Native),
+            ("increment_twice".to_string(), CheckerChoice::Managed(Box::new(managed))),
+        ],
+        &HttpConfig::default(),
+    )
+    .expect("valid choices");
+    checkers.start_all().await.expect("started");
+    // The nested addition call goes to the Rust checker, the top level to Python.
+    let tx = Transaction::from_json(&dependency_case()["transaction"]).expect("a transaction");
+    for r in dependency_requests(&tx) {
+        let verdict = checkers.registry.check(&r).await.expect("answer");
+        assert!(verdict.accepted, "{}: {verdict:?}", r.call.contract_id);
+    }
+
+    // The same Python service as a URL choice for addition, by someone else's hands.
+    let url = checkers.managed["increment_twice"].start().await.expect("running");
+    let by_url = build(
+        [("addition".to_string(), CheckerChoice::Url(url.to_string()))],
+        &HttpConfig::default(),
+    )
+    .expect("valid URL");
+    assert!(by_url.registry.check(&increment("5", "6")).await.expect("answer").accepted);
+    assert!(!by_url.registry.check(&increment("5", "7")).await.expect("answer").accepted);
+
+    checkers.shutdown_all().await;
+    assert_eq!(checkers.managed["increment_twice"].pid().await, None);
+}
