@@ -21,7 +21,9 @@
 //! key_file = "keys/client.key"    # optional: the API's QUIC identity
 //!
 //! [checkers]                      # optional: absent, every native contract
-//! addition = "native"
+//! addition = "native"             # or "python", or { url = "http://host:port" }
+//! python = "venv/bin/python"      # optional settings of "python" checkers: see
+//! python_root = "../.."           # the `checkers` module
 //!
 //! [[shards]]                      # shard 0; replicas in index order
 //! [[shards.replicas]]
@@ -36,6 +38,7 @@
 //! duplicate addresses and keys, and every key file named (readable, well-formed, holding
 //! the secret of the public key listed). Errors name the file and the key.
 
+pub mod checkers;
 mod error;
 pub mod file;
 mod generate;
@@ -53,8 +56,9 @@ use chainspace_core::types::{ReplicaId, ShardId};
 use consensus_any::ProtocolConfig;
 use transport_quic::QuicConfig;
 
+pub use checkers::{CheckerKind, CheckersConfig, PythonSettings};
 pub use error::ConfigError;
-pub use file::{CheckerKind, StoreKind};
+pub use file::StoreKind;
 pub use generate::{CONFIG_FILE, Layout, generate};
 pub use validate::MIN_REPLICAS;
 
@@ -72,8 +76,8 @@ pub struct NetworkConfig {
     pub store: StoreConfig,
     /// The client API.
     pub client_api: ClientApiConfig,
-    /// Contract id -> checker.
-    pub checkers: BTreeMap<String, CheckerKind>,
+    /// Contract id -> checker, and how Python checkers run.
+    pub checkers: CheckersConfig,
     /// The QUIC tunables every replica and client of this network uses.
     pub quic: QuicConfig,
     /// Things that work but are likely mistakes (a shard of 5, a memory store); the
@@ -189,3 +193,6 @@ impl NetworkConfig {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod checker_tests;

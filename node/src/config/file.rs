@@ -24,8 +24,11 @@ pub struct NetworkFile {
     /// The HTTP client API.
     #[serde(default)]
     pub client_api: ClientApiSection,
-    /// Contract id -> how it is checked. Absent: every native contract, natively.
-    pub checkers: Option<BTreeMap<String, CheckerKind>>,
+    /// Contract id -> how it is checked, plus the Python settings (`python`,
+    /// `python_root`, `contracts_dir`). Absent: every native contract, natively. Kept as
+    /// raw TOML because entries are strings or tables: [`super::checkers`] reads each one
+    /// so that an error can name its key, which serde's untagged enums cannot.
+    pub checkers: Option<BTreeMap<String, toml::Value>>,
     /// Shards in order: the first is shard 0.
     #[serde(default)]
     pub shards: Vec<ShardSection>,
@@ -143,14 +146,6 @@ impl Default for ClientApiSection {
 /// The original client API's address.
 pub fn default_api_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5000))
-}
-
-/// How one contract is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckerKind {
-    /// The Rust implementation in `chainspace-contracts`, in the replica's process.
-    Native,
 }
 
 /// `[[shards]]`.

@@ -3,6 +3,7 @@
 //! format's documentation, then loaded back through the validator, so what keygen writes
 //! is always what `node` accepts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use consensus_any::Protocol;
 
 use super::file::default_api_listen;
-use super::{ConfigError, MIN_REPLICAS, NetworkConfig, StoreKind, keys};
+use super::{ConfigError, MIN_REPLICAS, NetworkConfig, StoreKind, checkers, keys};
 
 /// The config's file name inside a generated directory.
 pub const CONFIG_FILE: &str = "network.toml";
@@ -32,6 +33,10 @@ pub struct Layout {
     pub api_listen: SocketAddr,
     /// Which store replicas use.
     pub store: StoreKind,
+    /// `Some(repository)`: every contract with a Python version in
+    /// `repository/contracts/python/` is checked by it (a process per replica); the
+    /// others natively. `None`: every native contract, natively.
+    pub python_root: Option<PathBuf>,
 }
 
 impl Default for Layout {
@@ -44,6 +49,7 @@ impl Default for Layout {
             base_port: 7000,
             api_listen: default_api_listen(),
             store: StoreKind::Redb,
+            python_root: None,
         }
     }
 }
@@ -94,12 +100,7 @@ pub fn generate(dir: &Path, layout: &Layout) -> Result<NetworkConfig, ConfigErro
     let _ = writeln!(text, "[client_api]");
     let _ = writeln!(text, "listen = \"{}\"", layout.api_listen);
     let _ = writeln!(text, "key_file = {:?}\n", client_key.display().to_string());
-    let _ =
-        writeln!(text, "# How each contract is checked (\"native\": in the replica's process).");
-    let _ = writeln!(text, "[checkers]");
-    for c in chainspace_contracts::all() {
-        let _ = writeln!(text, "{} = \"native\"", c.id());
-    }
+    checkers_section(&mut text, layout);
     for s in 0..layout.shards {
         let _ = writeln!(text, "\n# Shard {s}: replicas in index order.\n[[shards]]");
         for r in 0..layout.replicas {
@@ -115,6 +116,30 @@ pub fn generate(dir: &Path, layout: &Layout) -> Result<NetworkConfig, ConfigErro
     std::fs::write(&config_path, text)
         .map_err(|source| ConfigError::Write { path: config_path.clone(), source })?;
     NetworkConfig::load(&config_path)
+}
+
+/// `[checkers]`: native ones, and Python ones if the layout asks for them.
+fn checkers_section(text: &mut String, layout: &Layout) {
+    let _ = writeln!(
+        text,
+        "# How each contract is checked: \"native\" (in the replica's process), \"python\"\n\
+         # (contracts/python/<id>.py, a process per replica) or {{ url = \"http://host:port\" }}."
+    );
+    let _ = writeln!(text, "[checkers]");
+    let mut kinds: BTreeMap<String, &str> =
+        chainspace_contracts::all().iter().map(|c| (c.id().to_string(), "native")).collect();
+    if let Some(root) = &layout.python_root {
+        let _ = writeln!(text, "# The repository holding contracts/python/ and python/src/.");
+        let _ = writeln!(text, "python_root = {:?}", root.display().to_string());
+        let _ =
+            writeln!(text, "# python = \"python3\"  # default: $CHAINSPACE_PYTHON, else python3");
+        for id in checkers::python_contracts(&root.join("contracts").join("python")) {
+            kinds.insert(id, "python");
+        }
+    }
+    for (id, kind) in kinds {
+        let _ = writeln!(text, "{id} = \"{kind}\"");
+    }
 }
 
 fn header(layout: &Layout) -> String {

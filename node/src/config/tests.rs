@@ -43,7 +43,7 @@ fn keygen_output_round_trips() {
     assert_eq!(cfg.data_dir(id), dir.path().join("data").join("s1r2"));
     assert!(cfg.client_api.key_file.is_some());
     assert_eq!(cfg.client_key().unwrap().public(), cfg.client_key().unwrap().public());
-    assert_eq!(cfg.checkers.len(), chainspace_contracts::all().len());
+    assert_eq!(cfg.checkers.contracts.len(), chainspace_contracts::all().len());
     assert!(matches!(cfg.replica(2, 0), Err(ConfigError::NoSuchReplica { .. })));
     #[cfg(unix)]
     {

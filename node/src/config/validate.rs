@@ -15,9 +15,9 @@ use consensus_hotstuff::HotStuffConfig;
 use consensus_pbft::PbftConfig;
 use transport_quic::QuicConfig;
 
+use super::checkers::{self, Source};
 use super::file::{
-    CheckerKind, ConsensusSection, HotStuffParams, NetworkFile, PbftParams, StoreKind,
-    TransportSection,
+    ConsensusSection, HotStuffParams, NetworkFile, PbftParams, StoreKind, TransportSection,
 };
 use super::{ClientApiConfig, ConfigError, NetworkConfig, ReplicaEntry, StoreConfig, keys};
 
@@ -149,7 +149,8 @@ pub(super) fn validate(raw: NetworkFile, path: &Path) -> Result<NetworkConfig, C
     }
     let committee = Committee::new(shards).map_err(|e| cx.invalid("shards", e.to_string()))?;
 
-    let checkers = checkers(&cx, raw.checkers, &mut warnings)?;
+    let src = Source { path, base: &cx.base };
+    let checkers = checkers::read(&src, raw.checkers, &mut warnings)?;
     let quic = transport(&cx, &raw.transport)?;
 
     let store = StoreConfig { kind: raw.store.kind, data_dir: cx.resolve(&raw.store.data_dir) };
@@ -222,33 +223,6 @@ fn public_key(text: &str) -> Result<PublicKey, String> {
         .try_into()
         .map_err(|b: Vec<u8>| format!("{} bytes; an ed25519 public key has 32", b.len()))?;
     Ok(PublicKey::from_bytes(bytes))
-}
-
-fn checkers(
-    cx: &Ctx<'_>,
-    raw: Option<BTreeMap<String, CheckerKind>>,
-    warnings: &mut Vec<String>,
-) -> Result<BTreeMap<String, CheckerKind>, ConfigError> {
-    let native: Vec<String> =
-        chainspace_contracts::all().iter().map(|c| c.id().to_string()).collect();
-    let Some(raw) = raw else {
-        return Ok(native.into_iter().map(|id| (id, CheckerKind::Native)).collect());
-    };
-    if raw.is_empty() {
-        warnings.push("[checkers] is empty: every transaction will be refused".into());
-    }
-    for (id, kind) in &raw {
-        match kind {
-            CheckerKind::Native if !native.contains(id) => {
-                return Err(cx.invalid(
-                    format!("checkers.{id}"),
-                    format!("no native contract {id:?} (native: {})", native.join(", ")),
-                ));
-            }
-            CheckerKind::Native => {}
-        }
-    }
-    Ok(raw)
 }
 
 fn protocol(cx: &Ctx<'_>, c: &ConsensusSection) -> Result<ProtocolConfig, ConfigError> {

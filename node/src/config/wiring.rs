@@ -3,39 +3,65 @@
 //! tools build exactly what `chainspace node` builds.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chainspace_contracts::Native;
 use chainspace_core::checker::CheckerRegistry;
 use chainspace_core::crypto::Keypair;
 use chainspace_core::replica::{Replica, ReplicaConfig};
 use chainspace_core::store::{MemoryStore, Store};
 use chainspace_core::types::ReplicaId;
+use checker_http::{Checkers, HttpConfig};
 use consensus_any::AnyConsensus;
 use store_redb::RedbStore;
 use transport_quic::QuicClient;
 
-use super::{CheckerKind, NetworkConfig, StoreKind};
+use super::{ConfigError, NetworkConfig, StoreKind};
 use crate::NodeError;
 
 /// The name of a replica's redb file inside its data directory.
 pub const STORE_FILE: &str = "store.redb";
 
 impl NetworkConfig {
-    /// The checkers `[checkers]` names.
+    /// The checkers `[checkers]` names, nothing started yet: managed ones (`"python"`)
+    /// start on their first call and log to `log_dir/<contract>.log`. The caller owns
+    /// their processes: [`Checkers::shutdown_all`] on exit (dropping the last reference
+    /// kills them too).
+    pub fn checkers(&self, log_dir: &Path) -> Result<Checkers, ConfigError> {
+        checker_http::build(self.checkers.choices(log_dir), &HttpConfig::default()).map_err(|e| {
+            ConfigError::Invalid {
+                path: self.path.clone(),
+                key: "checkers".into(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// Where replica `id`'s managed checkers log: `logs/checkers/s{S}r{R}/` beside the
+    /// config file, so the replicas of one machine never share a log.
+    pub fn checker_log_dir(&self, id: ReplicaId) -> PathBuf {
+        self.base_dir().join("logs").join("checkers").join(format!("s{}r{}", id.shard.0, id.index))
+    }
+
+    /// The directory of the config file.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// A registry of every contract `[checkers]` names, for what needs the list rather
+    /// than the checks (the client API refusing unknown contracts early). Managed
+    /// checkers in it would log to `logs/checkers/unowned/` but are never started by
+    /// listing them.
     pub fn checker_registry(&self) -> CheckerRegistry {
-        let mut registry = CheckerRegistry::new();
-        for (id, kind) in &self.checkers {
-            match kind {
-                CheckerKind::Native => {
-                    // Validation checked that every native id exists.
-                    if let Some(contract) = chainspace_contracts::native(id) {
-                        registry.register(id.clone(), Arc::new(Native(contract)));
-                    }
-                }
+        let log_dir = self.base_dir().join("logs").join("checkers").join("unowned");
+        match self.checkers(&log_dir) {
+            Ok(checkers) => checkers.registry,
+            Err(e) => {
+                // Only the HTTP client can fail here (validation checked the rest).
+                tracing::error!(error = %e, "building the checkers");
+                CheckerRegistry::new()
             }
         }
-        registry
     }
 
     /// Open replica `id`'s store: its redb file (created with its directory on first

@@ -7,6 +7,8 @@ use anyhow::Context;
 use chainspace_node::config::{self, Layout, StoreKind};
 use consensus_any::Protocol;
 
+use crate::checkers_arg::CheckersArg;
+
 /// Generate keys and a network.toml.
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,11 +37,15 @@ pub struct Args {
     /// Keep objects in memory instead of redb (a restarted replica starts empty).
     #[arg(long)]
     pub memory: bool,
+    /// Which checkers: native, or python (contracts with a Python version are checked by
+    /// it, each replica running its own checker processes).
+    #[arg(long, value_enum, default_value_t)]
+    pub checkers: CheckersArg,
 }
 
 impl Args {
-    pub fn layout(&self) -> Layout {
-        Layout {
+    pub fn layout(&self) -> anyhow::Result<Layout> {
+        Ok(Layout {
             shards: self.shards,
             replicas: self.replicas,
             protocol: self.consensus,
@@ -47,12 +53,13 @@ impl Args {
             base_port: self.base_port,
             api_listen: self.api,
             store: if self.memory { StoreKind::Memory } else { StoreKind::Redb },
-        }
+            python_root: self.checkers.python_root()?,
+        })
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = config::generate(&args.out, &args.layout())
+    let cfg = config::generate(&args.out, &args.layout()?)
         .with_context(|| format!("generating a network in {}", args.out.display()))?;
     for w in &cfg.warnings {
         tracing::warn!("{w}");

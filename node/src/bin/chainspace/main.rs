@@ -11,6 +11,7 @@
 //! (`info` by default); what a command reports to its user (paths, addresses) goes to
 //! stdout.
 
+mod checkers_arg;
 mod children;
 mod client_api;
 mod keygen;

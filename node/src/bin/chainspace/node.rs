@@ -5,6 +5,11 @@
 //! directory (after a stop or a crash), resumes from it with `Replica::open` and catches up
 //! with its shard for whatever it missed. SIGINT or SIGTERM stops it cleanly: the driver
 //! stops, the QUIC endpoint closes, and the store (fsynced at every batch) is released.
+//!
+//! Checkers come from the config's `[checkers]`. Python ones are processes of this
+//! replica's own (started on their first call, restarted if they die, logging to
+//! `logs/checkers/s{S}r{R}/` beside the config), stopped when the replica stops, so
+//! a replica never depends on another machine's checker nor leaves its own behind.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,7 +67,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(replica = %id, addr = %entry.address, protocol = %cfg.protocol.protocol(),
         store = ?cfg.store.kind, data_dir = %data_dir.display(), resumed_records = records,
         "replica started");
-    let handle = runtime::spawn(replica, transport.clone(), cfg.checker_registry());
+    let checker_logs = cfg.checker_log_dir(id);
+    let checkers = cfg.checkers(&checker_logs)?;
+    if !checkers.managed.is_empty() {
+        let managed: Vec<&str> = checkers.managed.keys().map(String::as_str).collect();
+        tracing::info!(replica = %id, checkers = %managed.join(","), logs = %checker_logs.display(),
+            "checker processes start on first use");
+    }
+    let handle = runtime::spawn(replica, transport.clone(), checkers.registry.clone());
 
     let why = tokio::select! {
         signal = stop => signal,
@@ -70,6 +82,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     tracing::info!(replica = %id, reason = why, "stopping");
     let stats = handle.shutdown().await;
+    // After the driver: no check can start a process again once they are stopped.
+    checkers.shutdown_all().await;
     transport.shutdown(Duration::from_secs(2)).await;
     tracing::info!(replica = %id, last_delivered = stats.last_delivered,
         messages_in = stats.messages_in, messages_out = stats.messages_out,

@@ -14,6 +14,7 @@ use anyhow::Context;
 use chainspace_node::config::{self, CONFIG_FILE, Layout, NetworkConfig, StoreKind};
 use consensus_any::Protocol;
 
+use crate::checkers_arg::CheckersArg;
 use crate::children::{self, Replica};
 use crate::{client_api, signals};
 
@@ -42,6 +43,11 @@ pub struct Args {
     /// First UDP port of the replicas [default: the first free run from 7000].
     #[arg(long)]
     pub base_port: Option<u16>,
+    /// Which checkers a new network uses: native, or python (contracts with a Python
+    /// version are checked by it; each replica runs its own checker processes, logging
+    /// to DIR/logs/checkers/s{S}r{R}/). An existing network keeps its config's.
+    #[arg(long, value_enum, default_value_t)]
+    pub checkers: CheckersArg,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -73,6 +79,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         replicas.push(r);
     }
     println!("config     {}", cfg.path().display());
+    if cfg.checkers.python.is_some() {
+        println!("checkers   {} (Python checker logs)", logs.join("checkers").display());
+    }
     println!("client API http://{}/api/1.0/", args.api);
     println!("Ctrl-C stops the network; the directory is kept.");
 
@@ -152,6 +161,7 @@ fn prepare(args: &Args, dir: &Path) -> anyhow::Result<NetworkConfig> {
         base_port,
         api_listen: args.api,
         store: StoreKind::Redb,
+        python_root: args.checkers.python_root()?,
     };
     let cfg = config::generate(dir, &layout)
         .with_context(|| format!("generating a network in {}", dir.display()))?;
