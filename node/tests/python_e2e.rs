@@ -260,7 +260,7 @@ fn wait_exit(proc: &mut Proc) -> std::process::ExitStatus {
         if let Some(status) = proc.child.try_wait().expect("wait") {
             return status;
         }
-        assert!(Instant::now() < deadline, "the driver did not exit");
+        assert!(Instant::now() < deadline, "{} did not exit", proc.name);
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -295,4 +295,69 @@ fn read_back(api: &str, summary: &Value) {
         assert_eq!(status, 200, "{name}: {got}");
         assert_eq!(got["outcome"] == "accepted_t_commit", commit, "{name}: {got}");
     }
+}
+
+/// `up --checkers python` runs Python checkers, and SIGINT stops them with the replicas.
+#[test]
+fn up_with_python_checkers_stops_them_on_sigint() {
+    let python = python();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (base, api_port) = free_ports(4);
+    let api = format!("127.0.0.1:{api_port}");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["up", "--shards", "1", "--replicas", "4", "--checkers", "python", "--api", &api])
+        .args(["--base-port", &base.to_string(), "--dir"])
+        .arg(dir.path())
+        .env("CHAINSPACE_PYTHON", &python)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut up = Proc { name: "up".into(), child: cmd.spawn().expect("up starts") };
+    let stdout = up.child.stdout.take().expect("piped");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut replicas = Vec::new();
+    loop {
+        let line = lines.recv_timeout(WAIT).expect("up reports its replicas and API");
+        // "replica s0r0  127.0.0.1:7000  pid 123  log ..."
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let (Some(&"replica"), Some(at)) =
+            (words.first(), words.iter().position(|w| *w == "pid"))
+        {
+            replicas.extend(words.get(at + 1).and_then(|p| p.parse::<u32>().ok()));
+        }
+        if line.starts_with("client API") {
+            break;
+        }
+    }
+    assert_eq!(replicas.len(), 4, "a pid per replica");
+    let init = serde_json::json!({"transaction": {"contractID": "addition", "methodID": "init",
+        "inputIDs": [], "referenceInputIDs": [], "parameters": [], "outputs": ["0"],
+        "returns": [], "dependencies": []}, "store": {}});
+    let (status, answer) = api::poll(&api, "/api/1.0/", WAIT, |s, _| s == 200);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = api::post(&api, "/api/1.0/transaction/process", &init).expect("POST");
+    assert_eq!((status, &answer["outcome"]), (200, &Value::from("accepted_t_commit")), "{answer}");
+    let checkers = checkers_of(&replicas);
+    assert!(checkers.iter().filter(|c| c.contract == "addition").count() >= 3, "{checkers:?}");
+    let log = dir.path().join("logs/checkers/s0r0/addition.log");
+    assert!(log.is_file() || checkers.iter().all(|c| c.parent != replicas[0]), "{log:?}");
+
+    assert!(procs::signal(up.pid(), libc::SIGINT));
+    let status = wait_exit(&mut up);
+    assert!(status.success(), "{status}");
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    let left: Vec<_> = checkers.iter().filter(|c| alive(c.pid)).collect();
+    for c in &left {
+        procs::signal(c.pid, libc::SIGKILL);
+    }
+    assert!(left.is_empty(), "checker processes outlived their replicas: {left:?}");
 }

@@ -37,3 +37,21 @@ pub fn poll(
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `POST path` on `api` with the JSON `body`: the status and the answer.
+pub fn post(api: &str, path: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(api)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let answer = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    Ok((status, serde_json::from_str(answer).unwrap_or(Value::Null)))
+}

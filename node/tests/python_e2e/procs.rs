@@ -118,9 +118,13 @@ pub fn checkers_of(parents: &[u32]) -> Vec<CheckerProc> {
     found
 }
 
-/// `n` consecutive free UDP ports and a free TCP port, in a range of this process's own.
+/// `n` consecutive free UDP ports and a free TCP port. Each call starts in a range of its
+/// own, so tests running at once never probe the same ports (a probe reserves nothing:
+/// a network still starting has not bound its ports yet).
 pub fn free_ports(n: u16) -> (u16, u16) {
-    let start = 30_000 + (std::process::id() % 400) as u16 * 64;
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = 30_000 + (std::process::id() % 200) as u16 * 64 + call * 4_000;
     let base = (0..200u16)
         .map(|i| start.wrapping_add(i * n))
         .find(|&base| {
