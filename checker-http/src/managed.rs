@@ -227,7 +227,9 @@ mod tests {
         let config = ManagedConfig::python(Path::new("/repo"), "vote", "/logs");
         let line = config.command.display();
         assert!(
-            line.ends_with("/repo/contracts/python/vote.py checker --port 0 --host 127.0.0.1"),
+            line.ends_with(
+                "/repo/contracts/python/vote.py checker --port 0 --host 127.0.0.1 --exit-with-parent"
+            ),
             "{line}"
         );
         let path = config.command.env.iter().find(|(k, _)| k == "PYTHONPATH").expect("PYTHONPATH");

@@ -61,7 +61,8 @@ impl ManagedCommand {
         }
     }
 
-    /// `python3 <root>/contracts/python/<contract>.py checker --port 0 --host 127.0.0.1`,
+    /// `python3 <root>/contracts/python/<contract>.py checker --port 0 --host 127.0.0.1
+    /// --exit-with-parent`,
     /// with the interpreter of [`python_program`] and `<root>/python/src` first on
     /// `PYTHONPATH`, so the `chainspace` package imports without being installed. `root`
     /// is the repository's root.
@@ -72,11 +73,19 @@ impl ManagedCommand {
             path.extend(std::env::split_paths(&existing));
         }
         let mut command = ManagedCommand::new(python_program(), [OsString::from(script)]);
-        command.args.extend(["checker", "--port", "0", "--host", "127.0.0.1"].map(OsString::from));
+        // `--exit-with-parent`: a replica killed with SIGKILL cannot stop its checkers, so
+        // they watch for it themselves.
+        command.args.extend(
+            ["checker", "--port", "0", "--host", "127.0.0.1", "--exit-with-parent"]
+                .map(OsString::from),
+        );
         // join_paths only fails on a separator inside a path; then keep the inherited one.
         if let Ok(joined) = std::env::join_paths(path) {
             command.env.push(("PYTHONPATH".into(), joined));
         }
+        // Who the service's `--exit-with-parent` watches: this process (read by the service
+        // at start-up, so a parent that dies early is not missed).
+        command.env.push(("CHAINSPACE_PARENT_PID".into(), std::process::id().to_string().into()));
         // Line-buffered output, so the log shows a traceback as soon as it happens.
         command.env.push(("PYTHONUNBUFFERED".into(), "1".into()));
         command

@@ -136,3 +136,54 @@ def test_service_answers_true_then_false(service: tuple[str, list[dict[str, Any]
         assert status == 200 and body["success"] is False, call
         status, body = request(path, {"contractID": call["contractID"]})
         assert status == 400 and body["success"] is False
+
+
+def test_a_managed_service_exits_when_its_parent_is_killed() -> None:
+    """``--exit-with-parent``: a replica killed with SIGKILL cannot stop its checker, so
+    the checker notices its parent is gone and exits by itself."""
+    import os
+    import signal
+
+    # An intermediate parent (standing in for the replica) starts the service and
+    # prints the service's pid, then waits forever.
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, {str(CONTRACTS / 'addition.py')!r}, 'checker',"
+        " '--port', '0', '--exit-with-parent'], stdout=subprocess.DEVNULL,"
+        " env={**os.environ, 'CHAINSPACE_PARENT_PID': str(os.getpid())})\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE)
+    child = None
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline().decode().strip())
+        os.kill(child, 0)  # it runs
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        gone = False
+        while time.monotonic() < deadline:
+            if not _running(child):
+                gone = True
+                break
+            time.sleep(0.1)
+        state = open(f"/proc/{child}/stat").read()[:60] if not gone else ""
+        assert gone, f"the service outlived its parent: {state}"
+    finally:
+        parent.kill()
+        if child is not None:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is alive (an exited process nobody reaped yet, a zombie, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False

@@ -443,11 +443,18 @@ class ChainspaceContract:
 
     # -- command line ------------------------------------------------------------------
 
-    def run_checker_service(self, port: int = 5001, host: str = "127.0.0.1") -> None:
+    def run_checker_service(
+        self, port: int = 5001, host: str = "127.0.0.1", exit_with_parent: bool = False
+    ) -> None:
         """Serve the checkers of this contract (and its dependencies) over HTTP until
         interrupted. Port 0 picks a free port; the address is printed on stdout as
-        ``<contract> checker listening on http://HOST:PORT``."""
+        ``<contract> checker listening on http://HOST:PORT``. With ``exit_with_parent``
+        the service also stops when the process that started it dies (a replica killed
+        with SIGKILL cannot stop its checkers itself)."""
         from .service import CheckerService
+
+        if exit_with_parent:
+            _exit_with_parent()
 
         service = CheckerService(self.contracts_served(), host=host, port=port)
         bound_host, bound_port = service.address
@@ -467,10 +474,39 @@ class ChainspaceContract:
         serve.add_argument("--port", type=int, default=5001, help="TCP port (0: any free port)")
         serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
         serve.add_argument("-v", "--verbose", action="store_true", help="log every request")
+        serve.add_argument(
+            "--exit-with-parent",
+            action="store_true",
+            help="stop when the process that started this one dies (for managed checkers)",
+        )
         args = parser.parse_args(argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command == "checker":
-            self.run_checker_service(port=args.port, host=args.host)
+            self.run_checker_service(
+                port=args.port, host=args.host, exit_with_parent=args.exit_with_parent
+            )
+
+
+def _exit_with_parent(period: float = 0.5) -> None:
+    """Watch the parent process from a daemon thread and exit once it is gone (the
+    process is then re-parented, so its parent id changes). The parent's pid comes from
+    ``CHAINSPACE_PARENT_PID`` when the starter sets it: a parent that dies while this
+    process is still starting up would otherwise be missed."""
+    import os
+    import threading
+    import time
+
+    try:
+        parent = int(os.environ["CHAINSPACE_PARENT_PID"])
+    except (KeyError, ValueError):
+        parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _nested(call: Mapping[str, Any]) -> dict[str, Any]:
