@@ -165,10 +165,22 @@ impl Client {
         &self,
         tx: TxId,
     ) -> Result<BTreeMap<ShardId, Option<TxRecord>>, NodeError> {
+        let all: Vec<ShardId> = (0..self.committee.num_shards()).map(ShardId).collect();
+        self.read_transaction_on(tx, &all).await
+    }
+
+    /// Read the records of transaction `tx` held by `shards` (for a transaction at hand,
+    /// its concerned shards), each answered by `f + 1` replicas.
+    pub async fn read_transaction_on(
+        &self,
+        tx: TxId,
+        shards: &[ShardId],
+    ) -> Result<BTreeMap<ShardId, Option<TxRecord>>, NodeError> {
         // One task per shard, so that every shard is asked at once and the wait is the
         // slowest shard's, not the sum.
-        let reads: Vec<_> = (0..self.committee.num_shards())
-            .map(ShardId)
+        let reads: Vec<_> = shards
+            .iter()
+            .copied()
             .map(|shard| {
                 let client = self.clone();
                 tokio::spawn(

@@ -9,7 +9,7 @@
 //!   the network commits throughout, nothing committed is lost and, once stopped with
 //!   SIGINT, the restarted replicas' redb stores equal their peers';
 //! * the walkthrough and the cross-shard consume on HotStuff;
-//! * two ignored tests, each showing an issue found (see their docs).
+//! * an ignored test showing an issue found (see its docs).
 //!
 //! Every wait is bounded; every child is killed when its guard drops; the networks run one
 //! at a time (see `harness::serial`).
@@ -97,9 +97,10 @@ async fn hotstuff_walkthrough_over_http() {
 /// here a wrong `store` value (which the transaction ID does not cover) corrected by the
 /// client; likewise a lock conflict with another transaction that aborted too. Nothing in
 /// the HTTP API can reach `Client::submit_attempt`; a fix would submit the next instance
-/// when the shards' record of the transaction is an abort.
+/// Posting a transaction whose last attempt aborted starts a new attempt: here the first
+/// post gives a wrong `store` value (which the transaction ID does not cover), aborts,
+/// and the corrected post commits, rather than being answered with the stale abort.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: an aborted transaction posted again gets its stale abort (API always uses attempt 1)"]
 async fn an_aborted_transaction_posted_again_with_true_values_commits() {
     let _serial = harness::serial().await;
     let mut net = Network::start("pbft", 2, 4).await;

@@ -25,8 +25,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chainspace_core::sbac::Outcome;
-use chainspace_core::shard::involved_shards;
-use chainspace_core::transaction::TransactionRequest;
+use chainspace_core::sbac::engine::{Phase, TxRecord};
+use chainspace_core::shard::{concerned_shards, involved_shards};
+use chainspace_core::transaction::{Transaction, TransactionRequest};
 use serde_json::{Value, json};
 
 use super::ApiState;
@@ -61,9 +62,11 @@ async fn run(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<Re
     let shards: Vec<u32> =
         involved_shards(tx, state.inner.committee.num_shards()).iter().map(|s| s.0).collect();
 
+    let attempt = next_attempt(state, tx).await;
     state.recent().start(id);
     let wait = state.inner.cfg.process_timeout;
-    let finished = match tokio::time::timeout(wait, state.inner.client.submit(request)).await {
+    let submission = state.inner.client.submit_attempt(request, attempt);
+    let finished = match tokio::time::timeout(wait, submission).await {
         Ok(Ok(finished)) => finished,
         Ok(Err(e)) => {
             state.recent().finish(&id, "unavailable", None);
@@ -100,3 +103,27 @@ async fn run(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<Re
     };
     Ok((status, Json(body)).into_response())
 }
+
+/// The attempt (S-BAC instance) to submit `tx` as. Posting a transaction whose last
+/// attempt aborted starts a new attempt, as the original's clients expect: the abort may
+/// have had a cause that is gone (a lock held by a transaction that then aborted too, or
+/// a wrong value in `store`, which the transaction's ID does not cover). Otherwise the
+/// attempt the shards are on (so a repeat joins it, or gets its outcome), or the first.
+/// A read that cannot be answered soon falls back to the first attempt.
+async fn next_attempt(state: &ApiState, tx: &Transaction) -> u64 {
+    let concerned = concerned_shards(tx, state.inner.committee.num_shards());
+    let read = state.inner.client.read_transaction_on(tx.digest(), &concerned);
+    let Ok(Ok(records)) = tokio::time::timeout(ATTEMPT_READ_TIMEOUT, read).await else {
+        return 1;
+    };
+    let records: Vec<TxRecord> = records.into_values().flatten().collect();
+    let Some(latest) = records.iter().map(|r| r.instance).max() else { return 1 };
+    let finished_abort =
+        |r: &TxRecord| matches!(&r.phase, Phase::Accepted(o) if *o != Outcome::Commit);
+    let committed = records.iter().any(|r| r.phase == Phase::Accepted(Outcome::Commit));
+    let aborted = records.iter().filter(|r| r.instance == latest).any(finished_abort);
+    if aborted && !committed { latest + 1 } else { latest }
+}
+
+/// How long [`next_attempt`] waits for the shards' records.
+const ATTEMPT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
