@@ -109,7 +109,11 @@ impl QuicClient {
         }
         let client_config =
             tls::client_config(&self.identity, replica.key, ALPN_CLIENT, self.transport.clone())?;
-        let target = Target { peer: Addr::Replica(to), addr: replica.addr.clone(), client_config };
+        // A client hears of no replica's restarts (replicas do not dial clients); the
+        // stateless resets of a restarted replica still end its old connections.
+        let seen = tokio::sync::watch::channel(None).1;
+        let addr = replica.addr.clone();
+        let target = Target { peer: Addr::Replica(to), addr, client_config, seen };
         let link = link::dial(self.endpoint.clone(), target, &self.config, self.cx.clone());
         replica.link = Some(link.clone());
         Ok(link)

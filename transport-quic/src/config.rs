@@ -25,7 +25,10 @@ pub struct QuicConfig {
     pub backoff_max: Duration,
     /// How long one dial (handshake included) may take.
     pub connect_timeout: Duration,
-    /// A connection silent this long is dead (how a crashed peer is noticed).
+    /// A connection silent this long is dead (how a peer that vanished is noticed). A
+    /// replica that crashed and restarted is noticed sooner: its new process resets the
+    /// old connections as soon as their packets reach it, and its new connections show a
+    /// new certificate, upon which peers drop theirs to the dead process and redial.
     pub idle_timeout: Duration,
     /// Keep-alive interval, well under `idle_timeout`, so idle but live links stay up.
     pub keep_alive: Duration,

@@ -23,6 +23,13 @@ const ED25519_SPKI_PREFIX: [u8; 12] =
     [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 
 /// A certificate and private key for TLS, made from an ed25519 keypair.
+///
+/// Each identity gets a certificate of its own, with a random serial number, even for
+/// the same key: the certificate a replica shows names the process as well as the key.
+/// That is how a peer tells a replica that restarted (a new certificate on its new
+/// connection) from one that only reconnected (the certificate it already knows), and
+/// drops its own connection to the dead process at once instead of writing into it until
+/// the idle timeout.
 #[derive(Debug)]
 pub struct Identity {
     /// The self-signed certificate carrying `public`.
@@ -35,7 +42,7 @@ pub struct Identity {
 
 impl Identity {
     /// The identity of `keypair`: its key exported as PKCS#8, loaded by rcgen, and a
-    /// certificate self-signed with it.
+    /// certificate self-signed with it, its serial number random.
     pub fn new(keypair: &Keypair) -> Result<Self, QuicError> {
         let err = |reason: String| QuicError::Identity { reason };
         let signing = ed25519_dalek::SigningKey::from_bytes(&keypair.secret());
@@ -43,8 +50,15 @@ impl Identity {
         let pkcs8 = pkcs8.as_bytes().to_vec();
         let key_pair =
             rcgen::KeyPair::try_from(pkcs8.as_slice()).map_err(|e| err(e.to_string()))?;
-        let params = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()])
+        let mut params = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()])
             .map_err(|e| err(e.to_string()))?;
+        let mut serial = [0u8; 16];
+        crate::tls::provider()
+            .secure_random
+            .fill(&mut serial)
+            .map_err(|_| err("no randomness for the serial number".into()))?;
+        serial[0] = (serial[0] & 0x7f) | 0x40; // positive, and 16 bytes long in DER
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let cert = params.self_signed(&key_pair).map_err(|e| err(e.to_string()))?;
         let public = keypair.public();
         if certificate_key(cert.der()) != Some(public) {
@@ -138,6 +152,15 @@ mod tests {
             let _ = certificate_key(&id.certificate[..cut]);
         }
         assert_eq!(spki(&keypair.public()).len(), 44);
+    }
+
+    #[test]
+    fn each_identity_has_a_certificate_of_its_own() {
+        let keypair = Keypair::from_label("restarted");
+        let first = Identity::new(&keypair).expect("identity");
+        let second = Identity::new(&keypair).expect("identity");
+        assert_ne!(first.certificate, second.certificate, "a restart shows a new certificate");
+        assert_eq!(certificate_key(&second.certificate), Some(keypair.public()));
     }
 
     #[test]

@@ -13,6 +13,13 @@
 //! queue of their own behind replica traffic, and a connection asking to be a replica is
 //! refused unless its key is in the committee.
 //!
+//! A replica killed without closing its connections (SIGKILL) and restarted on the same
+//! address is reached again within moments, not after the idle timeout: its stateless
+//! reset key is derived from its committee key, so the new process resets the
+//! connections the old one left behind; and its certificate is new at every start, so
+//! when it connects to a peer, the peer drops its own connection to the dead process and
+//! redials at once, even cutting short a back-off wait or a hanging dial.
+//!
 //! Wiring a node:
 //!
 //! ```no_run
@@ -42,6 +49,7 @@ mod identity;
 mod link;
 mod pump;
 mod replica;
+mod reset;
 mod shared;
 pub mod tls;
 mod verify;

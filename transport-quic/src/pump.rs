@@ -70,17 +70,23 @@ pub(crate) enum Pumped {
     Done,
     /// The connection failed; this message (if any) was being written and may be retried.
     Lost(Option<Vec<u8>>),
+    /// `abandon` resolved: the caller gives up on the connection, which still looks up;
+    /// this message (if any) was being written and may be retried on another.
+    Abandoned(Option<Vec<u8>>),
 }
 
 /// Write the messages of `queue` (after `carry`, if any) on `conn`, one frame each, on a
 /// stream opened when first needed and reopened if the peer stops it (after an oversized
-/// frame, say). Returns when the connection fails or there is nothing more to send.
+/// frame, say). Returns when the connection fails, when `abandon` resolves (the peer is
+/// known to have restarted, say), or when there is nothing more to send.
 pub(crate) async fn pump(
     conn: &Connection,
     queue: &mut mpsc::Receiver<Vec<u8>>,
     mut carry: Option<Vec<u8>>,
     shutdown: &Shutdown,
+    abandon: impl Future<Output = ()>,
 ) -> Pumped {
+    let mut abandon = std::pin::pin!(abandon);
     let mut stream: Option<SendStream> = None;
     loop {
         let message = match carry.take() {
@@ -88,6 +94,7 @@ pub(crate) async fn pump(
             None => tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Pumped::Done,
+                () = abandon.as_mut() => return Pumped::Abandoned(None),
                 m = queue.recv() => match m {
                     Some(m) => m,
                     None => return Pumped::Done,
@@ -100,6 +107,7 @@ pub(crate) async fn pump(
             None => {
                 let opened = tokio::select! {
                     _ = shutdown.wait() => return Pumped::Done,
+                    () = abandon.as_mut() => return Pumped::Abandoned(Some(message)),
                     s = conn.open_uni() => s,
                 };
                 match opened {
@@ -110,6 +118,7 @@ pub(crate) async fn pump(
         };
         let written = tokio::select! {
             _ = shutdown.wait() => return Pumped::Done,
+            () = abandon.as_mut() => return Pumped::Abandoned(Some(message)),
             w = frame::write(s, &message) => w,
         };
         if let Err(e) = written {

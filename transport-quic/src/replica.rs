@@ -13,6 +13,8 @@ use chainspace_core::replica::Addr;
 use chainspace_core::transport::Transport;
 use chainspace_core::types::ReplicaId;
 use quinn::{Connection, Endpoint, Incoming};
+use rustls::pki_types::CertificateDer;
+use tokio::sync::watch;
 
 use crate::config::QuicConfig;
 use crate::identity::{Identity, certificate_key, client_number};
@@ -21,7 +23,7 @@ use crate::pump::{Context, read_connection};
 use crate::shared::{Counters, Inbox, QuicStats, Shutdown, bump};
 use crate::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
 use crate::verify::PeerVerifier;
-use crate::{QuicError, runtime_check};
+use crate::{QuicError, reset, runtime_check};
 
 /// Application error code of a connection refused after the handshake.
 pub const CLOSE_REFUSED: u32 = 2;
@@ -47,6 +49,9 @@ struct Inner {
 struct Peer {
     addr: Arc<Mutex<SocketAddr>>,
     link: Option<Link>,
+    /// The certificate of the peer's latest connection to us, for the link to notice a
+    /// restart by (a restarted replica shows a new certificate).
+    seen: watch::Sender<Option<CertificateDer<'static>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,8 +79,14 @@ impl QuicTransport {
             (PeerVerifier::committee(&committee), &[ALPN_REPLICA])
         };
         let server = tls::server_config(&identity, verifier, alpns, transport.clone())?;
-        let endpoint = Endpoint::server(server, listen)
-            .map_err(|source| QuicError::Bind { addr: listen, source })?;
+        // The stateless reset key comes from the replica's key, so that after a crash the
+        // restarted process resets the connections its predecessor left behind.
+        let bind_error = |source| QuicError::Bind { addr: listen, source };
+        let socket = std::net::UdpSocket::bind(listen).map_err(bind_error)?;
+        let runtime = quinn::default_runtime().ok_or(QuicError::NoRuntime)?;
+        let endpoint =
+            Endpoint::new(reset::endpoint_config(keypair), Some(server), socket, runtime)
+                .map_err(bind_error)?;
         let cx = Arc::new(Context {
             inbox: Inbox::new(config.queue_capacity),
             counters: Counters::default(),
@@ -119,7 +130,8 @@ impl QuicTransport {
         match peers.get(&id) {
             Some(peer) => *lock(&peer.addr) = addr,
             None => {
-                peers.insert(id, Peer { addr: Arc::new(Mutex::new(addr)), link: None });
+                let addr = Arc::new(Mutex::new(addr));
+                peers.insert(id, Peer { addr, link: None, seen: watch::Sender::new(None) });
             }
         }
         Ok(())
@@ -160,7 +172,12 @@ impl QuicTransport {
         let inner = &self.inner;
         let client_config =
             tls::client_config(&inner.identity, key, ALPN_REPLICA, inner.transport.clone())?;
-        let target = Target { peer: Addr::Replica(to), addr: peer.addr.clone(), client_config };
+        let target = Target {
+            peer: Addr::Replica(to),
+            addr: peer.addr.clone(),
+            client_config,
+            seen: peer.seen.subscribe(),
+        };
         let link = link::dial(inner.endpoint.clone(), target, &inner.config, inner.cx.clone());
         peer.link = Some(link.clone());
         Ok(link)
@@ -237,7 +254,7 @@ async fn admit(inner: Arc<Inner>, incoming: Incoming) {
         Ok(Err(e)) => return tracing::debug!(%remote, %e, "handshake failed"),
         Err(_) => return tracing::debug!(%remote, "handshake timed out"),
     };
-    let Some(from) = classify(&inner, &conn) else {
+    let Some((from, certificate)) = classify(&inner, &conn) else {
         bump(&inner.cx.counters.refused_connections);
         tracing::warn!(%remote, "connection refused");
         conn.close(CLOSE_REFUSED.into(), b"refused");
@@ -245,6 +262,13 @@ async fn admit(inner: Arc<Inner>, incoming: Incoming) {
     };
     bump(&inner.cx.counters.accepted_connections);
     tracing::debug!(%remote, ?from, "connection accepted");
+    if let Addr::Replica(id) = from
+        && let Some(peer) = lock(&inner.peers).get(&id)
+    {
+        // The peer (re)connected: our link to it checks that its own connection still
+        // leads to this process, and stops waiting to redial if it was.
+        peer.seen.send_replace(Some(certificate));
+    }
     if let Addr::Client(n) = from {
         let id = conn.stable_id();
         let weak = Arc::downgrade(&inner);
@@ -262,19 +286,20 @@ async fn admit(inner: Arc<Inner>, incoming: Incoming) {
     read_connection(conn, from, inner.cx.clone()).await;
 }
 
-/// The peer of `conn` as the layer above will see it: a replica only with the replica
-/// ALPN and a committee key; a client only with the client ALPN, when clients are served
-/// and there is room. `None` refuses the connection.
-fn classify(inner: &Inner, conn: &Connection) -> Option<Addr> {
-    let certs = conn.peer_identity()?.downcast::<Vec<rustls::pki_types::CertificateDer>>().ok()?;
-    let key = certificate_key(certs.first()?)?;
+/// The peer of `conn` as the layer above will see it, with the certificate it showed: a
+/// replica only with the replica ALPN and a committee key; a client only with the client
+/// ALPN, when clients are served and there is room. `None` refuses the connection.
+fn classify(inner: &Inner, conn: &Connection) -> Option<(Addr, CertificateDer<'static>)> {
+    let certificate = link::peer_certificate(conn)?;
+    let key = certificate_key(&certificate)?;
     let alpn =
         conn.handshake_data()?.downcast::<quinn::crypto::rustls::HandshakeData>().ok()?.protocol?;
     if alpn == ALPN_REPLICA {
-        return inner.committee.replica_of(&key).map(Addr::Replica);
+        return inner.committee.replica_of(&key).map(|id| (Addr::Replica(id), certificate));
     }
     let n = client_number(&key);
     let clients = lock(&inner.clients);
     let room = clients.len() < inner.config.max_clients || clients.contains_key(&n);
-    (alpn == ALPN_CLIENT && inner.config.accept_clients && room).then_some(Addr::Client(n))
+    let served = alpn == ALPN_CLIENT && inner.config.accept_clients && room;
+    served.then_some((Addr::Client(n), certificate))
 }

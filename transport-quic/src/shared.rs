@@ -52,6 +52,9 @@ pub struct QuicStats {
     pub failed_dials: u64,
     /// Dials that succeeded.
     pub dials: u64,
+    /// Outgoing connections dropped because their peer connected to us as a new process
+    /// (with a new certificate): it had restarted, and they led to the dead one.
+    pub restarted_peers: u64,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +68,7 @@ pub(crate) struct Counters {
     pub(crate) accepted_connections: AtomicU64,
     pub(crate) failed_dials: AtomicU64,
     pub(crate) dials: AtomicU64,
+    pub(crate) restarted_peers: AtomicU64,
 }
 
 /// Add one to a counter.
@@ -85,6 +89,7 @@ impl Counters {
             accepted_connections: get(&self.accepted_connections),
             failed_dials: get(&self.failed_dials),
             dials: get(&self.dials),
+            restarted_peers: get(&self.restarted_peers),
         }
     }
 }

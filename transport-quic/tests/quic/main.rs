@@ -3,6 +3,7 @@
 
 mod common;
 mod resilience;
+mod restart;
 mod security;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
