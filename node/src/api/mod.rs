@@ -29,11 +29,11 @@ use chainspace_core::checker::CheckerRegistry;
 use chainspace_core::committee::Committee;
 use chainspace_core::types::ShardId;
 use serde_json::{Value, json};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::{Client, NodeError};
 
+mod body;
 mod error;
 mod process;
 mod read;
@@ -127,7 +127,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(error::no_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(cfg.body_limit))
-        .layer(RequestBodyLimitLayer::new(cfg.body_limit))
+        .layer(axum::middleware::from_fn_with_state(cfg.body_limit, body::limit_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
         .layer(axum::middleware::map_response(error::json_errors))
 }

@@ -148,10 +148,10 @@ pub async fn bad_inputs(http: &Http) {
             ));
         }
     }
-    // Over the limit: the request announces its length; the API must answer 413 before
-    // reading the body (so the body is only sent once the answer is read: a client that
-    // writes it whole may see the connection reset instead, see `oversized_bodies`).
-    let (status, text) = announce_and_read(http, too_big.len()).await;
+    // Far over the limit (more than the API drains, 16 times the limit): a request that
+    // announces such a length is answered 413 at once, before any body is sent. (One
+    // merely over the limit is read to its end, then answered: see `oversized_bodies`.)
+    let (status, text) = announce_and_read(http, 16 * too_big.len() + 1).await;
     let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or_default())
         .unwrap_or(Value::Null);
     if status != 413 || body["success"] != "False" || !text.contains("application/json") {
