@@ -29,8 +29,7 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a =
-        Args { shards: 2, replicas: 4, protocol: Protocol::Pbft, clients: 64, seconds: 10 };
+    let mut a = Args { shards: 2, replicas: 4, protocol: Protocol::Pbft, clients: 64, seconds: 10 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
