@@ -8,7 +8,8 @@ use chainspace_core::committee::Committee;
 use chainspace_core::replica::{Replica, ReplicaConfig};
 use chainspace_core::sim::{NetworkModel, SimChecker, World};
 use chainspace_core::types::ReplicaId;
-use consensus_any::{AnyConsensus, Protocol, ProtocolConfig};
+pub use consensus_any::Protocol;
+use consensus_any::{AnyConsensus, ProtocolConfig};
 use consensus_hotstuff::HotStuffConfig;
 use consensus_pbft::PbftConfig;
 

@@ -157,3 +157,44 @@ pub mod names {
     /// A replica crashes and restarts on its durable store.
     pub const RECOVER: &str = "a replica recovers from its store";
 }
+
+/// The test functions of one invariant's suite: `fn suite(mix: Mix, shards: u32)` run on
+/// 2 and 4 shards of 4 replicas, with PBFT in every shard, HotStuff in every shard, and
+/// the two in alternate shards (PBFT in even shards). One test each, so that they run in
+/// parallel and a failure names its protocol and size.
+#[macro_export]
+macro_rules! protocol_matrix {
+    ($suite:ident) => {
+        #[test]
+        fn pbft_two_shards_of_four() {
+            $suite($crate::setup::Mix::All($crate::setup::Protocol::Pbft), 2);
+        }
+
+        #[test]
+        fn pbft_four_shards_of_four() {
+            $suite($crate::setup::Mix::All($crate::setup::Protocol::Pbft), 4);
+        }
+
+        #[test]
+        fn hotstuff_two_shards_of_four() {
+            $suite($crate::setup::Mix::All($crate::setup::Protocol::HotStuff), 2);
+        }
+
+        #[test]
+        fn hotstuff_four_shards_of_four() {
+            $suite($crate::setup::Mix::All($crate::setup::Protocol::HotStuff), 4);
+        }
+
+        /// PBFT in shard 0, HotStuff in shard 1.
+        #[test]
+        fn mixed_two_shards_of_four() {
+            $suite($crate::setup::Mix::Alternate, 2);
+        }
+
+        /// PBFT in shards 0 and 2, HotStuff in shards 1 and 3.
+        #[test]
+        fn mixed_four_shards_of_four() {
+            $suite($crate::setup::Mix::Alternate, 4);
+        }
+    };
+}
