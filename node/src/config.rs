@@ -58,6 +58,19 @@ use transport_quic::QuicConfig;
 
 pub use checkers::{CheckerKind, CheckersConfig, PythonSettings};
 pub use error::ConfigError;
+pub use validate::{apply_hotstuff, apply_pbft};
+
+/// Read a `[checkers]` table (`raw`; absent: every native contract) of the file `path`,
+/// relative paths resolved against `base`; for other config files that embed one (an
+/// experiment's `[cluster.checkers]`). Errors name the key as `checkers.<contract>`.
+pub fn read_checkers(
+    path: &Path,
+    base: &Path,
+    raw: Option<BTreeMap<String, toml::Value>>,
+    warnings: &mut Vec<String>,
+) -> Result<CheckersConfig, ConfigError> {
+    checkers::read(&checkers::Source { path, base }, raw, warnings)
+}
 pub use file::StoreKind;
 pub use generate::{CONFIG_FILE, Layout, generate};
 pub use validate::MIN_REPLICAS;

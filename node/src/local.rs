@@ -113,6 +113,12 @@ pub struct LocalNetwork {
     /// The QUIC endpoints, kept to wait for their sockets to close at shutdown.
     quic: Vec<Arc<QuicTransport>>,
     transport: TransportChoice,
+    /// Every replica's store, kept so that a crashed replica can restart from it.
+    stores: BTreeMap<ReplicaId, Arc<dyn Store>>,
+    keys: Vec<Vec<Keypair>>,
+    protocol: ProtocolConfig,
+    replica_config: ReplicaConfig,
+    checkers: CheckerRegistry,
     /// Numbers client keys, so every client of this network has its own.
     clients: AtomicU64,
 }
@@ -165,8 +171,10 @@ impl LocalNetwork {
             }
         }
         let mut nodes = BTreeMap::new();
+        let mut stores = BTreeMap::new();
         for (id, transport) in transports {
             let store = open_store(&config.store, id)?;
+            stores.insert(id, store.clone());
             let replica = build_replica(
                 id,
                 key(id),
@@ -185,8 +193,78 @@ impl LocalNetwork {
             nodes,
             quic,
             transport: config.transport,
+            stores,
+            keys,
+            protocol: config.protocol,
+            replica_config: config.replica,
+            checkers: config.checkers,
             clients: AtomicU64::new(0),
         })
+    }
+
+    /// Stop replica `id` as a crash would: its driver stops and its endpoint closes, and
+    /// what it held in memory is gone; its store is kept for [`LocalNetwork::restart`].
+    pub async fn crash(&mut self, id: ReplicaId) -> Result<(), NodeError> {
+        let node = self
+            .nodes
+            .remove(&id)
+            .ok_or_else(|| NodeError::Config { reason: format!("replica {id} is not running") })?;
+        node.shutdown().await;
+        if let Some(i) = self.quic.iter().position(|t| t.id() == id) {
+            let t = self.quic.remove(i);
+            t.shutdown(Duration::from_secs(2)).await;
+        }
+        Ok(())
+    }
+
+    /// Start crashed replica `id` again, on its old address: from its store (resuming its
+    /// objects, S-BAC records and durable consensus state) or, with `from_store` false,
+    /// from an empty memory store (a new machine, which catches up from its peers).
+    pub async fn restart(&mut self, id: ReplicaId, from_store: bool) -> Result<(), NodeError> {
+        if self.nodes.contains_key(&id) {
+            return Err(NodeError::Config { reason: format!("replica {id} is running") });
+        }
+        let key = self
+            .keys
+            .get(id.shard.0 as usize)
+            .and_then(|s| s.get(id.index as usize))
+            .cloned()
+            .ok_or_else(|| NodeError::Config { reason: format!("no replica {id}") })?;
+        let transport: Arc<dyn Transport> = match &self.transport {
+            TransportChoice::Quic(qc) => {
+                let addr = self.addrs.get(&id).copied().ok_or_else(|| NodeError::Config {
+                    reason: format!("no address for replica {id}"),
+                })?;
+                let t =
+                    Arc::new(QuicTransport::bind(&key, self.committee.clone(), addr, qc.clone())?);
+                t.set_peers(self.addrs.iter().filter(|(i, _)| **i != id).map(|(i, a)| (*i, *a)))?;
+                self.quic.push(t.clone());
+                t
+            }
+            TransportChoice::Memory(net) => Arc::new(net.endpoint(id)),
+        };
+        let store: Arc<dyn Store> = match (from_store, self.stores.get(&id)) {
+            (true, Some(store)) => store.clone(),
+            _ => Arc::new(MemoryStore::new()),
+        };
+        self.stores.insert(id, store.clone());
+        let shard = self.committee.shard(id.shard).ok_or_else(|| NodeError::Config {
+            reason: format!("replica {id} is not in the committee"),
+        })?;
+        let consensus = self
+            .protocol
+            .build(shard.clone(), id.index, key.clone())
+            .map_err(|source| NodeError::Protocol { replica: id, source })?;
+        let replica = Replica::open(
+            id,
+            key,
+            self.committee.clone(),
+            self.replica_config.clone(),
+            consensus,
+            store,
+        )?;
+        self.nodes.insert(id, runtime::spawn(replica, transport, self.checkers.clone()));
+        Ok(())
     }
 
     /// The committee (public keys of every replica).

@@ -12,12 +12,15 @@
 //!   partitions);
 //! * [`app`]: the application each simulated replica runs, recording what it delivered;
 //! * [`trace`]: the recorded trace;
+//! * [`cost`]: the optional CPU cost model of whole-system runs;
 //! * [`runner`]: the [`Simulation`] itself;
 //! * [`conformance`]: the properties every consensus protocol must hold, checked over a
 //!   finished simulation.
 
 pub mod app;
+pub mod byzantine;
 pub mod conformance;
+pub mod cost;
 pub mod network;
 mod queue;
 pub mod runner;
@@ -28,6 +31,7 @@ pub mod world;
 mod tests;
 
 pub use app::SimApp;
+pub use cost::{CostModel, NodeUsage};
 pub use network::{NetworkModel, Partition};
 pub use runner::{Interceptor, Simulation};
 pub use trace::{Trace, TraceEvent, TraceKind};

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cost::{CostModel, NodeUsage};
 use super::network::{NetworkModel, Partition};
 use super::queue::{EventQueue, Timers};
 use super::trace::{Trace, TraceKind};
@@ -66,6 +67,9 @@ struct Node<C: Consensus> {
     replica: Replica<C>,
     up: bool,
     incarnation: u32,
+    /// Under a [`CostModel`], when the replica's CPU is next free.
+    busy_until: Duration,
+    usage: NodeUsage,
 }
 
 /// The whole system in one deterministic simulation.
@@ -85,6 +89,8 @@ pub struct World<C: Consensus> {
     rng: ChaCha8Rng,
     /// The network model, over node numbers.
     pub network: NetworkModel,
+    /// CPU time replicas spend per event (free by default).
+    pub cost: CostModel,
     partitions: Vec<Partition>,
     timers: Timers<TimerKey<C::Timer>>,
     interceptors: HashMap<usize, WorldInterceptor<C::Message>>,
@@ -112,7 +118,13 @@ impl<C: Consensus> World<C> {
             for index in s.indices() {
                 let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
                 let replica = factory(ReplicaId { shard: s.shard, index }, store);
-                nodes.push(Node { replica, up: true, incarnation: 0 });
+                nodes.push(Node {
+                    replica,
+                    up: true,
+                    incarnation: 0,
+                    busy_until: Duration::ZERO,
+                    usage: NodeUsage::default(),
+                });
             }
         }
         let clients =
@@ -130,6 +142,7 @@ impl<C: Consensus> World<C> {
             check_delays: HashMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             network,
+            cost: CostModel::default(),
             partitions: Vec::new(),
             timers: Timers::new(),
             interceptors: HashMap::new(),
@@ -184,6 +197,11 @@ impl<C: Consensus> World<C> {
     /// Whether a replica is running.
     pub fn is_up(&self, id: ReplicaId) -> bool {
         self.index(id).is_some_and(|i| self.nodes[i].up)
+    }
+
+    /// What replica `id` did so far (modelled CPU time under [`World::cost`], messages).
+    pub fn usage(&self, id: ReplicaId) -> NodeUsage {
+        self.index(id).map(|i| self.nodes[i].usage).unwrap_or_default()
     }
 
     /// All replica ids.
@@ -334,6 +352,7 @@ impl<C: Consensus> World<C> {
                 }
                 self.nodes[i].up = true;
                 self.nodes[i].incarnation += 1;
+                self.nodes[i].busy_until = at;
                 self.timers.retain(|k| !matches!(k, TimerKey::Replica(j, _) if *j == i));
                 let mut out = Vec::new();
                 self.nodes[i].replica.on_start(&mut out);
@@ -353,6 +372,16 @@ impl<C: Consensus> World<C> {
                 if !self.nodes[i].up {
                     return;
                 }
+                if self.nodes[i].busy_until > self.now {
+                    // The replica is busy: the message waits its turn.
+                    let at = self.nodes[i].busy_until;
+                    self.queue.push(at, Event::Message { from, to, msg });
+                    return;
+                }
+                let node = &mut self.nodes[i];
+                node.usage.messages_in += 1;
+                node.usage.busy += self.cost.per_message;
+                node.busy_until = self.now + self.cost.per_message;
                 self.trace.record(self.now, || {
                     TraceKind::Line(format!(
                         "{} -> {r} {} {}",
@@ -384,20 +413,22 @@ impl<C: Consensus> World<C> {
         }
     }
 
-    fn send(&mut self, from: Addr, to: Addr, msg: ReplicaMessage<C::Message>) {
+    /// Send `msg`, leaving at `depart` (now, or when the sender's work is done).
+    fn send(&mut self, from: Addr, to: Addr, msg: ReplicaMessage<C::Message>, depart: Duration) {
         let (a, b) = (self.node_number(from), self.node_number(to));
         if self.partitions.iter().any(|p| p.separates(a, b, self.now)) {
             return;
         }
         if let Some(delays) = self.network.delays(a, b, &mut self.rng) {
             for d in delays {
-                self.queue.push(self.now + d, Event::Message { from, to, msg: msg.clone() });
+                self.queue.push(depart + d, Event::Message { from, to, msg: msg.clone() });
             }
         }
     }
 
     fn replica_actions(&mut self, i: usize, out: Vec<ReplicaAction<C::Message, C::Timer>>) {
         let me = Addr::Replica(self.nodes[i].replica.id());
+        let depart = self.nodes[i].busy_until.max(self.now);
         for action in out {
             match action {
                 ReplicaAction::Send { to, msg } => {
@@ -405,8 +436,9 @@ impl<C: Consensus> World<C> {
                         Some(f) => f(to, msg),
                         None => vec![msg],
                     };
+                    self.nodes[i].usage.messages_out += msgs.len() as u64;
                     for m in msgs {
-                        self.send(me, to, m);
+                        self.send(me, to, m, depart);
                     }
                 }
                 ReplicaAction::SetTimer { timer, after } => {
@@ -419,12 +451,18 @@ impl<C: Consensus> World<C> {
                 }
                 ReplicaAction::Check { key, requests } => {
                     let (verdict, delay) = self.run_checks(&requests);
+                    // Checks run on the replica's CPU: they keep it busy, and the verdict
+                    // is ready no sooner than the work is done.
+                    let work = self.cost.per_check * requests.len() as u32;
+                    let node = &mut self.nodes[i];
+                    node.usage.checks += requests.len() as u64;
+                    node.usage.busy += work;
+                    node.busy_until = node.busy_until.max(self.now) + work;
                     if delay != Duration::MAX {
-                        let incarnation = self.nodes[i].incarnation;
-                        self.queue.push(
-                            self.now + delay,
-                            Event::CheckDone { node: i, key, verdict, incarnation },
-                        );
+                        let incarnation = node.incarnation;
+                        let at = (self.now + delay).max(node.busy_until);
+                        self.queue
+                            .push(at, Event::CheckDone { node: i, key, verdict, incarnation });
                     }
                 }
             }
@@ -455,7 +493,8 @@ impl<C: Consensus> World<C> {
         for action in out {
             match action {
                 ClientAction::Send { to, submission } => {
-                    self.send(me, Addr::Replica(to), ReplicaMessage::Submit(submission))
+                    let now = self.now;
+                    self.send(me, Addr::Replica(to), ReplicaMessage::Submit(submission), now)
                 }
                 ClientAction::SetTimer { timer, after } => {
                     let key = TimerKey::Client(c, timer);

@@ -1,0 +1,393 @@
+//! The load controller: a sans-IO state machine that decides what each client sends and
+//! when, and keeps the [`Record`]s, so the simulator and the QUIC runner drive exactly the
+//! same workload (the simulator on virtual time, QUIC on wall time).
+//!
+//! A run is: setup (every client creates its first pool of objects; not timed), then
+//! warm-up (sent, not measured), then the measured window, then a drain (nothing new is
+//! sent; outcomes of measured transactions are awaited, for at most `drain`). Closed loop:
+//! each client has one transaction outstanding at a time. Open loop: arrivals are a
+//! Poisson process at the configured rate, handed to clients in turn; arrivals that
+//! cannot be sent yet (too many in flight, or no objects until a refill lands) wait in a
+//! backlog, and their latency still counts from their arrival.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use chainspace_core::transaction::{Transaction, TransactionRequest, TxId};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Load, Workload};
+use crate::record::Record;
+use crate::workload::{Generator, Planned};
+
+/// A transaction to submit now.
+#[derive(Clone, Debug)]
+pub struct Send {
+    /// The client that sends it.
+    pub client: usize,
+    /// Its ID.
+    pub id: TxId,
+    /// The request.
+    pub request: TransactionRequest,
+}
+
+enum Kind {
+    Refill(Transaction),
+    /// Warm-up, or the drain: not measured.
+    Unmeasured(Planned),
+    Measured(Planned, usize),
+}
+
+struct Pending {
+    client: usize,
+    kind: Kind,
+}
+
+/// The controller of one run.
+pub struct Controller {
+    generator: Generator,
+    load: Load,
+    clients: usize,
+    warmup: Duration,
+    window_end: Duration,
+    count: Option<u64>,
+    drain: Duration,
+    max_in_flight: usize,
+    rng: ChaCha8Rng,
+    next_arrival: Duration,
+    arrivals: u64,
+    backlog: VecDeque<(Duration, usize)>,
+    busy: Vec<bool>,
+    pending: HashMap<TxId, Pending>,
+    in_flight: usize,
+    measured: u64,
+    stopped_at: Option<Duration>,
+    committed: u64,
+    /// Every measured transaction, in the order sent.
+    pub records: Vec<Record>,
+    /// Refills sent (setup included), and how many committed.
+    pub refills: (u64, u64),
+}
+
+impl Controller {
+    /// The controller of workload `w` on `shards` shards.
+    pub fn new(w: &Workload, shards: u32, seed: u64) -> Self {
+        let drain = w.duration.clamp(Duration::from_secs(5), Duration::from_secs(30));
+        Controller {
+            generator: Generator::new(w, shards, seed),
+            load: w.load,
+            clients: w.clients,
+            warmup: w.warmup,
+            window_end: w.warmup + w.duration,
+            count: w.transactions,
+            drain,
+            max_in_flight: w.max_in_flight,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0xa771_7a15),
+            next_arrival: Duration::ZERO,
+            arrivals: 0,
+            backlog: VecDeque::new(),
+            busy: vec![false; w.clients],
+            pending: HashMap::new(),
+            in_flight: 0,
+            measured: 0,
+            stopped_at: None,
+            committed: 0,
+            records: Vec::new(),
+            refills: (0, 0),
+        }
+    }
+
+    /// The setup: a first pool for every client.
+    pub fn setup(&mut self) -> Vec<Send> {
+        let mut out = Vec::new();
+        for c in 0..self.clients {
+            self.refill(c, &mut out);
+        }
+        out
+    }
+
+    /// During setup: refills for clients whose first one aborted.
+    pub fn poll_setup(&mut self) -> Vec<Send> {
+        let mut out = Vec::new();
+        for c in 0..self.clients {
+            self.refill(c, &mut out);
+        }
+        out
+    }
+
+    /// Measured transactions committed so far.
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Whether setup is over: no refill outstanding.
+    pub fn setup_done(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn refill(&mut self, c: usize, out: &mut Vec<Send>) {
+        if let Some(tx) = self.generator.refill(c) {
+            self.refills.0 += 1;
+            let id = tx.digest();
+            let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
+            self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
+            out.push(Send { client: c, id, request });
+        }
+    }
+
+    fn stopped(&mut self, now: Duration) -> bool {
+        if self.stopped_at.is_none() && now >= self.window_end {
+            self.stopped_at = Some(self.window_end);
+        }
+        self.stopped_at.is_some()
+    }
+
+    /// Send `p` from `c`, scheduled at `scheduled`.
+    fn send(
+        &mut self,
+        c: usize,
+        p: Planned,
+        scheduled: Duration,
+        now: Duration,
+        out: &mut Vec<Send>,
+    ) {
+        let id = p.tx.digest();
+        let request = TransactionRequest {
+            transaction: p.tx.clone(),
+            store: p.reads.iter().map(|o| (o.id, o.value.clone())).collect(),
+        };
+        let kind = if scheduled >= self.warmup && self.stopped_at.is_none() {
+            self.measured += 1;
+            if self.count.is_some_and(|n| self.measured >= n) {
+                self.stopped_at = Some(now.max(self.warmup));
+            }
+            self.records.push(Record {
+                client: c,
+                scheduled,
+                sent: now,
+                done: None,
+                abort: None,
+                cross_shard: p.cross_shard,
+                conflict: p.conflict,
+            });
+            Kind::Measured(p, self.records.len() - 1)
+        } else {
+            Kind::Unmeasured(p)
+        };
+        self.in_flight += 1;
+        self.pending.insert(id, Pending { client: c, kind });
+        out.push(Send { client: c, id, request });
+    }
+
+    /// What to send at `now` (time since the run started, after setup).
+    pub fn poll(&mut self, now: Duration) -> Vec<Send> {
+        let mut out = Vec::new();
+        for c in 0..self.clients {
+            self.refill(c, &mut out);
+        }
+        if self.stopped(now) {
+            return out;
+        }
+        match self.load {
+            Load::Closed => {
+                for c in 0..self.clients {
+                    if self.busy[c] || self.stopped_at.is_some() {
+                        continue;
+                    }
+                    if let Some(p) = self.generator.next(c) {
+                        self.busy[c] = true;
+                        self.send(c, p, now, now, &mut out);
+                    }
+                }
+            }
+            Load::Open { rate } => {
+                while self.next_arrival <= now && self.next_arrival < self.window_end {
+                    let c = (self.arrivals % self.clients as u64) as usize;
+                    self.arrivals += 1;
+                    self.backlog.push_back((self.next_arrival, c));
+                    // Exponential inter-arrival times: a Poisson process.
+                    let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
+                    self.next_arrival += Duration::from_secs_f64(-u.ln() / rate);
+                }
+                while self.in_flight < self.max_in_flight {
+                    let Some(&(scheduled, c)) = self.backlog.front() else { break };
+                    // The arrival's client, or any other with objects to spend.
+                    let found = (0..self.clients)
+                        .map(|k| (c + k) % self.clients)
+                        .find_map(|c| self.generator.next(c).map(|p| (c, p)));
+                    let Some((c, p)) = found else { break };
+                    self.backlog.pop_front();
+                    self.send(c, p, scheduled, now, &mut out);
+                    if self.stopped_at.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// When the controller next has something to do unprompted (an open-loop arrival).
+    pub fn next_wakeup(&self) -> Option<Duration> {
+        match self.load {
+            Load::Open { .. } if self.stopped_at.is_none() => Some(self.next_arrival),
+            _ => None,
+        }
+    }
+
+    /// The outcome of `id` arrived at `now`: `None` if committed, else the abort reason.
+    /// Unknown IDs (a duplicate report) are ignored.
+    pub fn on_outcome(&mut self, now: Duration, id: &TxId, abort: Option<String>) {
+        let Some(p) = self.pending.remove(id) else { return };
+        let committed = abort.is_none();
+        match p.kind {
+            Kind::Refill(tx) => {
+                self.refills.1 += u64::from(committed);
+                self.generator.created(p.client, &tx, committed);
+            }
+            Kind::Unmeasured(planned) => {
+                self.generator.finished(p.client, &planned, committed);
+                self.in_flight -= 1;
+                self.busy[p.client] = false;
+            }
+            Kind::Measured(planned, i) => {
+                self.generator.finished(p.client, &planned, committed);
+                self.in_flight -= 1;
+                self.busy[p.client] = false;
+                self.committed += u64::from(committed);
+                let r = &mut self.records[i];
+                r.done = Some(now);
+                r.abort = abort;
+            }
+        }
+    }
+
+    /// Whether the run is over at `now`: the window closed and every measured transaction
+    /// has its outcome, or the drain ran out.
+    pub fn done(&mut self, now: Duration) -> bool {
+        if !self.stopped(now) {
+            return false;
+        }
+        let end = self.stopped_at.unwrap_or(self.window_end);
+        let waiting = self.pending.values().any(|p| matches!(p.kind, Kind::Measured(..)));
+        !waiting || now >= end + self.drain
+    }
+
+    /// The measured window: `(start, end)` from the start of the run.
+    pub fn window(&self) -> (Duration, Duration) {
+        (self.warmup, self.stopped_at.unwrap_or(self.window_end).max(self.warmup))
+    }
+
+    /// Workload transactions in flight (refills not counted).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Open-loop arrivals waiting to be sent.
+    pub fn backlog(&self) -> usize {
+        self.backlog.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(load: Load, clients: usize) -> Workload {
+        Workload {
+            contract: "dummy".into(),
+            inputs: 1,
+            outputs: 0,
+            cross_shard: 0.0,
+            conflict: 0.0,
+            clients,
+            load,
+            duration: Duration::from_secs(2),
+            warmup: Duration::from_secs(1),
+            transactions: None,
+            pool: 1000,
+            max_in_flight: 1_000_000,
+        }
+    }
+
+    fn ready(w: &Workload) -> Controller {
+        let mut c = Controller::new(w, 2, 9);
+        for s in c.setup() {
+            c.on_outcome(Duration::ZERO, &s.id, None);
+        }
+        assert!(c.setup_done());
+        c
+    }
+
+    #[test]
+    fn closed_loop_keeps_one_outstanding_per_client() {
+        let w = workload(Load::Closed, 3);
+        let mut c = ready(&w);
+        let first = c.poll(Duration::ZERO);
+        assert_eq!(first.len(), 3);
+        assert!(c.poll(Duration::from_millis(1)).is_empty(), "all busy");
+        c.on_outcome(Duration::from_millis(5), &first[1].id, None);
+        let next = c.poll(Duration::from_millis(5));
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].client, first[1].client);
+        assert!(c.records.is_empty(), "warm-up is not measured");
+        // In the window: measured, and the inputs' values travel with the request.
+        for s in c.poll(Duration::from_millis(1500)) {
+            let _ = s;
+        }
+        c.on_outcome(Duration::from_millis(1500), &first[0].id, None);
+        let measured = c.poll(Duration::from_millis(1500));
+        assert_eq!(measured.len(), 1);
+        assert_eq!(measured[0].request.store.len(), 1);
+        assert_eq!(c.records.len(), 1);
+        c.on_outcome(Duration::from_millis(1510), &measured[0].id, Some("no".into()));
+        assert_eq!(c.records[0].abort.as_deref(), Some("no"));
+        assert_eq!(c.records[0].latency(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn open_loop_arrivals_follow_the_rate_and_latency_counts_from_arrival() {
+        let w = workload(Load::Open { rate: 1000.0 }, 4);
+        let mut c = ready(&w);
+        let mut sent = 0;
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(3) {
+            for s in c.poll(t) {
+                sent += 1;
+                c.on_outcome(t, &s.id, None);
+            }
+            t += Duration::from_millis(10);
+        }
+        // 3 s at 1000/s, Poisson: within a few percent.
+        assert!((2800..3200).contains(&sent), "{sent}");
+        let (start, end) = c.window();
+        assert_eq!((start, end), (Duration::from_secs(1), Duration::from_secs(3)));
+        assert!((1850..2150).contains(&c.records.len()), "{}", c.records.len());
+        // Polled every 10 ms: arrivals wait for the poll, and that wait is latency.
+        let max = c.records.iter().filter_map(Record::latency).max().unwrap_or_default();
+        assert!(max > Duration::from_millis(5) && max <= Duration::from_millis(10), "{max:?}");
+        assert!(c.done(t));
+    }
+
+    #[test]
+    fn a_count_ends_the_window_and_the_drain_waits_for_outcomes() {
+        let mut w = workload(Load::Closed, 2);
+        w.transactions = Some(3);
+        w.warmup = Duration::ZERO;
+        let mut c = ready(&w);
+        let mut pending = Vec::new();
+        let mut t = Duration::ZERO;
+        while c.records.len() < 3 {
+            pending.extend(c.poll(t));
+            if let Some(s) = pending.pop() {
+                c.on_outcome(t, &s.id, None);
+            }
+            t += Duration::from_millis(1);
+        }
+        assert!(c.poll(t).is_empty(), "nothing after the count");
+        let open = c.records.iter().filter(|r| r.done.is_none()).count();
+        assert_eq!(!c.done(t), open > 0);
+        assert!(c.done(t + Duration::from_secs(60)), "the drain is bounded");
+    }
+}

@@ -1,0 +1,252 @@
+//! Running an experiment over real QUIC on 127.0.0.1: every replica in this process
+//! ([`chainspace_node::local::LocalNetwork`]), or each in a process of its own
+//! ([`crate::processes`]). Clients are QUIC client endpoints in this process; the load
+//! controller runs in one task and every transaction is submitted from a task of its own,
+//! so an open-loop schedule never waits on a slow transaction.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chainspace_core::replica::ReplicaConfig;
+use chainspace_core::transaction::TxId;
+use chainspace_node::client::{Client, ClientConfig};
+use chainspace_node::local::{LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
+use checker_http::HttpConfig;
+use tokio::sync::mpsc;
+use transport_quic::QuicConfig;
+
+use crate::config::{
+    Experiment, Fault, FaultKind, Processes, StoreKind, TransportKind, replica_name,
+};
+use crate::driver::Controller;
+use crate::manifest;
+use crate::progress::{Progress, Rate};
+use crate::run::{RunError, RunOutput, describe_fault};
+use crate::summary::{ProcessUsage, ReplicaUsage};
+
+/// Client endpoints at most: clients beyond share them (each endpoint multiplexes).
+const MAX_ENDPOINTS: usize = 8;
+/// Setup (the first pools) must be over by then.
+const SETUP_LIMIT: Duration = Duration::from_secs(120);
+
+/// Run `exp` (whose transport is QUIC), keeping replica data under `dir`.
+/// Replica processes (`processes = "many"`) are `program replica <name>`.
+pub fn run(
+    exp: &Experiment,
+    dir: &Path,
+    progress: &Progress,
+    program: &Path,
+) -> Result<RunOutput, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Setup(format!("tokio: {e}")))?;
+    let out = runtime.block_on(async {
+        match exp.cluster.transport {
+            TransportKind::Quic { processes: Processes::Many } => {
+                crate::processes::run(exp, dir, progress, program).await
+            }
+            _ => one_process(exp, dir, progress).await,
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    out
+}
+
+/// Something that can crash and restart replicas: the local network, or the processes.
+pub trait Cluster {
+    /// Crash replica `id`.
+    fn crash(
+        &mut self,
+        id: chainspace_core::types::ReplicaId,
+    ) -> impl Future<Output = Result<(), RunError>>;
+    /// Restart it, from its store or from nothing.
+    fn restart(
+        &mut self,
+        id: chainspace_core::types::ReplicaId,
+        from_store: bool,
+    ) -> impl Future<Output = Result<(), RunError>>;
+}
+
+impl Cluster for LocalNetwork {
+    async fn crash(&mut self, id: chainspace_core::types::ReplicaId) -> Result<(), RunError> {
+        LocalNetwork::crash(self, id).await.map_err(|e| RunError::Setup(format!("crash: {e}")))
+    }
+
+    async fn restart(
+        &mut self,
+        id: chainspace_core::types::ReplicaId,
+        from_store: bool,
+    ) -> Result<(), RunError> {
+        LocalNetwork::restart(self, id, from_store)
+            .await
+            .map_err(|e| RunError::Setup(format!("restart: {e}")))
+    }
+}
+
+async fn one_process(
+    exp: &Experiment,
+    dir: &Path,
+    progress: &Progress,
+) -> Result<RunOutput, RunError> {
+    let checkers = checker_http::build(
+        exp.cluster.checkers.choices(&dir.join("logs").join("checkers")),
+        &HttpConfig::default(),
+    )
+    .map_err(|e| RunError::Setup(format!("cluster.checkers: {e}")))?;
+    checkers.start_all().await.map_err(|e| RunError::Setup(format!("starting checkers: {e}")))?;
+    let config = LocalConfig {
+        shards: exp.cluster.shards,
+        replicas: exp.cluster.replicas,
+        protocol: exp.cluster.protocol.clone(),
+        store: match exp.cluster.store {
+            StoreKind::Memory => StoreChoice::Memory,
+            StoreKind::Redb => StoreChoice::Redb(dir.join("data")),
+        },
+        transport: TransportChoice::Quic(QuicConfig::default()),
+        replica: ReplicaConfig { check_timeout: exp.cluster.check_timeout },
+        checkers: checkers.registry.clone(),
+    };
+    let cpu0 = manifest::process_cpu_seconds();
+    let mut net = LocalNetwork::start(config).map_err(|e| RunError::Setup(e.to_string()))?;
+    let endpoints = exp.workload.clients.min(MAX_ENDPOINTS);
+    let clients = (0..endpoints)
+        .map(|_| net.client(ClientConfig::default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Setup(format!("client: {e}")))?;
+    let result = drive(exp, &clients, &mut net, progress).await;
+    for c in &clients {
+        c.shutdown().await;
+    }
+    let stats = net.stats();
+    net.shutdown().await;
+    checkers.shutdown_all().await;
+    if exp.cluster.store == StoreKind::Redb {
+        let _ = std::fs::remove_dir_all(dir.join("data"));
+    }
+    let (mut out, wall) = result?;
+    out.replicas_usage = stats
+        .iter()
+        .map(|(id, s)| ReplicaUsage {
+            replica: replica_name(*id),
+            cpu_s: None,
+            cpu_utilisation: None,
+            peak_rss_mib: None,
+            messages_in: s.messages_in,
+            messages_out: s.messages_out,
+        })
+        .collect();
+    let cpu = manifest::process_cpu_seconds() - cpu0;
+    out.process = Some(ProcessUsage { cpu_s: cpu, peak_rss_mib: manifest::peak_rss_mib() });
+    let messages: u64 = stats.values().map(|s| s.messages_in).sum();
+    if messages > 0 {
+        out.notes.push(format!(
+            "one process: {:.1} CPU-s over {:.1} s of wall time for {} replicas and the clients; \
+             {:.1} µs of process CPU per message handled (the simulator's calibration)",
+            cpu,
+            wall.as_secs_f64(),
+            stats.len(),
+            cpu * 1e6 / messages as f64
+        ));
+    }
+    Ok(out)
+}
+
+/// Drive the workload of `exp` through `clients` against `cluster`; returns the output
+/// (usage left for the caller) and the run's wall time.
+pub async fn drive<C: Cluster>(
+    exp: &Experiment,
+    clients: &[Client],
+    cluster: &mut C,
+    progress: &Progress,
+) -> Result<(RunOutput, Duration), RunError> {
+    let started = Instant::now();
+    let mut c = Controller::new(&exp.workload, exp.cluster.shards, exp.seed);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TxId, Option<String>, Instant)>();
+    let submit = |s: crate::driver::Send| {
+        let client = clients[s.client % clients.len()].clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let abort = match client.submit(s.request).await {
+                Ok(f) => f.outcome.reason().map(str::to_string),
+                Err(e) => Some(format!("client error: {e}")),
+            };
+            let _ = done.send((s.id, abort, Instant::now()));
+        });
+    };
+
+    progress.phase("setup: creating objects");
+    let setup_start = Instant::now();
+    for s in c.setup() {
+        submit(s);
+    }
+    while !c.setup_done() {
+        let left = SETUP_LIMIT.saturating_sub(setup_start.elapsed());
+        match tokio::time::timeout(left, done_rx.recv()).await {
+            Ok(Some((id, abort, _))) => {
+                c.on_outcome(Duration::ZERO, &id, abort);
+                for s in c.poll_setup() {
+                    submit(s);
+                }
+            }
+            _ => {
+                return Err(RunError::Setup(format!(
+                    "setup did not finish in {} s",
+                    SETUP_LIMIT.as_secs()
+                )));
+            }
+        }
+    }
+
+    let t0 = Instant::now();
+    let mut faults: VecDeque<Fault> = exp.faults.iter().cloned().collect();
+    let mut rate = Rate::default();
+    loop {
+        let now = t0.elapsed();
+        for s in c.poll(now) {
+            submit(s);
+        }
+        if c.done(now) {
+            break;
+        }
+        while faults.front().is_some_and(|f| f.at <= now) {
+            if let Some(f) = faults.pop_front() {
+                tracing::info!("fault: {}", describe_fault(&f));
+                match f.kind {
+                    FaultKind::Crash(id) => cluster.crash(id).await?,
+                    FaultKind::Restart(id, from_store) => cluster.restart(id, from_store).await?,
+                    // Validation admits no other kind over QUIC.
+                    _ => {}
+                }
+            }
+        }
+        let wake = c.next_wakeup().map_or(Duration::from_millis(5), |t| {
+            t.saturating_sub(now).min(Duration::from_millis(5))
+        });
+        if let Ok(Some((id, abort, at))) = tokio::time::timeout(wake, done_rx.recv()).await {
+            c.on_outcome(at.saturating_duration_since(t0), &id, abort);
+            while let Ok((id, abort, at)) = done_rx.try_recv() {
+                c.on_outcome(at.saturating_duration_since(t0), &id, abort);
+            }
+        }
+        let committed = c.committed();
+        if rate.tick(now, committed, Duration::from_millis(500)) {
+            progress.update(now, committed, rate.per_s, c.in_flight());
+        }
+    }
+    let wall = started.elapsed();
+    Ok((
+        RunOutput {
+            records: std::mem::take(&mut c.records),
+            window: c.window(),
+            refills: c.refills,
+            replicas_usage: Vec::new(),
+            process: None,
+            cost_model: None,
+            faults: exp.faults.iter().map(describe_fault).collect(),
+            notes: Vec::new(),
+        },
+        wall,
+    ))
+}
