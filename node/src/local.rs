@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use chainspace_core::checker::CheckerRegistry;
@@ -121,6 +121,8 @@ pub struct LocalNetwork {
     checkers: CheckerRegistry,
     /// Numbers client keys, so every client of this network has its own.
     clients: AtomicU64,
+    /// The QUIC clients handed out, to tell them a restarted replica's new address.
+    quic_clients: Mutex<Vec<Weak<QuicClient>>>,
 }
 
 impl LocalNetwork {
@@ -199,6 +201,7 @@ impl LocalNetwork {
             replica_config: config.replica,
             checkers: config.checkers,
             clients: AtomicU64::new(0),
+            quic_clients: Mutex::new(Vec::new()),
         })
     }
 
@@ -235,8 +238,31 @@ impl LocalNetwork {
                 let addr = self.addrs.get(&id).copied().ok_or_else(|| NodeError::Config {
                     reason: format!("no address for replica {id}"),
                 })?;
-                let t =
-                    Arc::new(QuicTransport::bind(&key, self.committee.clone(), addr, qc.clone())?);
+                // The old address, if the crashed endpoint has released it; else a new one,
+                // which the other replicas and the clients are told about (as after a
+                // machine restarting elsewhere): the crashed endpoint's socket closes only
+                // once every task holding one of its connections has noticed.
+                let t = match QuicTransport::bind(&key, self.committee.clone(), addr, qc.clone()) {
+                    Ok(t) => Arc::new(t),
+                    Err(_) => {
+                        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                        let t = QuicTransport::bind(&key, self.committee.clone(), any, qc.clone())?;
+                        let moved = t.local_addr()?;
+                        self.addrs.insert(id, moved);
+                        for other in &self.quic {
+                            other.set_peer(id, moved)?;
+                        }
+                        let public = key.public();
+                        lock(&self.quic_clients).retain(|c| match c.upgrade() {
+                            Some(c) => {
+                                c.add_replica(id, moved, public);
+                                true
+                            }
+                            None => false,
+                        });
+                        Arc::new(t)
+                    }
+                };
                 t.set_peers(self.addrs.iter().filter(|(i, _)| **i != id).map(|(i, a)| (*i, *a)))?;
                 self.quic.push(t.clone());
                 t
@@ -300,9 +326,10 @@ impl LocalNetwork {
             TransportChoice::Quic(qc) => {
                 let key = Keypair::from_label(&format!("local-client-{n}"));
                 let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                let client = QuicClient::bind(&key, local, qc.clone())?;
+                let client = Arc::new(QuicClient::bind(&key, local, qc.clone())?);
                 client.add_committee(&self.committee, &self.addrs);
-                Arc::new(client)
+                lock(&self.quic_clients).push(Arc::downgrade(&client));
+                client
             }
             TransportChoice::Memory(net) => Arc::new(net.client()),
         })
@@ -338,4 +365,8 @@ fn open_store(choice: &StoreChoice, id: ReplicaId) -> Result<Arc<dyn Store>, Nod
             Arc::new(RedbStore::open(path)?)
         }
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

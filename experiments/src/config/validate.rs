@@ -113,8 +113,11 @@ fn cluster(cx: &Ctx<'_>, c: ClusterSection, sim: &SimSection) -> Result<Cluster,
     // Parameters of both protocols may be given, so that a sweep over `cluster.consensus`
     // compares them each with its own settings.
     let protocol = protocol(cx, &c.consensus, c.pbft.as_ref(), c.hotstuff.as_ref())?;
+    // `[sim]` is checked even when unused, so a mistake in it never waits for the day the
+    // transport is switched.
+    let sim = sim_params(cx, sim)?;
     let transport = match (c.transport.as_str(), c.processes.as_str()) {
-        ("sim", "one") => TransportKind::Sim(sim_params(cx, sim)?),
+        ("sim", "one") => TransportKind::Sim(sim),
         ("sim", other) => {
             return Err(cx.invalid(
                 "cluster.processes",
