@@ -25,11 +25,17 @@ pub fn shard_of(id: &ObjectId, num_shards: u32) -> ShardId {
     shard_of_digest(&id.0, num_shards)
 }
 
-/// `int(hex(digest), 16) mod num_shards`, computed byte by byte (Horner's rule) so that
+/// `int(hex(digest), 16) mod num_shards`, computed in 32-bit limbs (Horner's rule) so that
 /// the 256-bit number never has to exist.
 pub fn shard_of_digest(digest: &Digest, num_shards: u32) -> ShardId {
     let n = u64::from(num_shards.max(1));
-    let r = digest.0.iter().fold(0u64, |r, b| (r * 256 + u64::from(*b)) % n);
+    // Four bytes at a time: r < n <= 2^32, so r * 2^32 + chunk fits in a u64, and a
+    // digest costs 8 divisions rather than 32 (this runs for every object a replica
+    // places).
+    let r = digest.0.chunks_exact(4).fold(0u64, |r, c| {
+        let chunk = u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        ((r << 32) | chunk) % n
+    });
     // r < n <= u32::MAX, so the conversion cannot fail.
     ShardId(u32::try_from(r).unwrap_or(0))
 }

@@ -10,6 +10,8 @@
 //! IDs of its outputs derive from that digest, so Python clients compute the very same IDs
 //! (DESIGN.md, "Compatibility with the original Chainspace").
 
+pub mod memo;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -93,16 +95,21 @@ impl Transaction {
         to_canonical_string(&self.to_json())
     }
 
-    /// The transaction's ID: SHA-256 of [`Transaction::canonical_json`].
+    /// The transaction's ID: SHA-256 of [`Transaction::canonical_json`] (memoised, see
+    /// [`memo`]).
     pub fn digest(&self) -> TxId {
+        memo::digest(self)
+    }
+
+    /// [`Transaction::digest`] computed afresh.
+    pub fn compute_digest(&self) -> TxId {
         TxId(sha256(self.canonical_json().as_bytes()))
     }
 
     /// The IDs of the objects this call creates, in the order of `outputs` (not those of
     /// its dependencies, which derive from their own digests).
     pub fn output_ids(&self) -> Vec<ObjectId> {
-        let tx = self.digest();
-        self.outputs.iter().enumerate().map(|(i, v)| ObjectId::for_output(&tx, v, i)).collect()
+        memo::output_ids(self).to_vec()
     }
 
     /// This call followed by all nested calls, depth first: every call S-BAC must check,

@@ -241,7 +241,11 @@ pub async fn run(
             }
         }
     }
-    let endpoints = exp.workload.clients.min(8);
+    let endpoints = exp
+        .workload
+        .clients
+        .div_ceil(crate::quic::CLIENTS_PER_ENDPOINT)
+        .min(crate::quic::MAX_ENDPOINTS);
     let mut clients = Vec::new();
     if result.is_ok() {
         for n in 0..endpoints {

@@ -25,8 +25,12 @@ use crate::progress::{Progress, Rate};
 use crate::run::{RunError, RunOutput, describe_fault};
 use crate::summary::{ProcessUsage, ReplicaUsage};
 
-/// Client endpoints at most: clients beyond share them (each endpoint multiplexes).
-const MAX_ENDPOINTS: usize = 8;
+/// Workload clients per QUIC client endpoint: an endpoint multiplexes its clients'
+/// transactions on one connection per replica, so their messages share packets (many
+/// endpoints with few clients each cost a packet and a system call per message).
+pub const CLIENTS_PER_ENDPOINT: usize = 64;
+/// Client endpoints at most.
+pub const MAX_ENDPOINTS: usize = 8;
 /// Setup (the first pools) must be over by then.
 const SETUP_LIMIT: Duration = Duration::from_secs(120);
 
@@ -110,7 +114,7 @@ async fn one_process(
     };
     let cpu0 = manifest::process_cpu_seconds();
     let mut net = LocalNetwork::start(config).map_err(|e| RunError::Setup(e.to_string()))?;
-    let endpoints = exp.workload.clients.min(MAX_ENDPOINTS);
+    let endpoints = exp.workload.clients.div_ceil(CLIENTS_PER_ENDPOINT).min(MAX_ENDPOINTS);
     let clients = (0..endpoints)
         .map(|_| net.client(ClientConfig::default()))
         .collect::<Result<Vec<_>, _>>()

@@ -5,7 +5,7 @@
 //! length, so a peer that announces a large frame and sends nothing costs nothing; and a
 //! length above the maximum stops the stream before any payload is read.
 
-use quinn::{RecvStream, SendStream, WriteError};
+use quinn::RecvStream;
 
 /// Application error code sent when a stream is stopped for an oversized frame.
 pub const STOP_OVERSIZED: u32 = 1;
@@ -23,11 +23,12 @@ pub enum Read {
     Truncated,
 }
 
-/// Write one frame.
-pub async fn write(stream: &mut SendStream, message: &[u8]) -> Result<(), WriteError> {
+/// Append `message` as one frame (length, then bytes) to `buf`, so that several frames
+/// go to the stream in one write.
+pub fn append(buf: &mut Vec<u8>, message: &[u8]) {
     let len = u32::try_from(message.len()).unwrap_or(u32::MAX);
-    stream.write_all(&len.to_be_bytes()).await?;
-    stream.write_all(message).await
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(message);
 }
 
 /// Read one frame of at most `max` bytes.

@@ -64,21 +64,32 @@ async fn read_stream(mut stream: RecvStream, from: Addr, cx: Arc<Context>) {
     }
 }
 
+/// How many bytes of queued frames [`pump`] writes at once, at most (a message longer
+/// than this goes alone).
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
+
 /// Why [`pump`] returned.
 pub(crate) enum Pumped {
     /// The endpoint shut down or the queue's senders are gone: stop for good.
     Done,
-    /// The connection failed; this message (if any) was being written and may be retried.
+    /// The connection failed; these frames (if any) were being written and may be
+    /// retried.
     Lost(Option<Vec<u8>>),
     /// `abandon` resolved: the caller gives up on the connection, which still looks up;
-    /// this message (if any) was being written and may be retried on another.
+    /// these frames (if any) were being written and may be retried on another.
     Abandoned(Option<Vec<u8>>),
 }
 
-/// Write the messages of `queue` (after `carry`, if any) on `conn`, one frame each, on a
-/// stream opened when first needed and reopened if the peer stops it (after an oversized
-/// frame, say). Returns when the connection fails, when `abandon` resolves (the peer is
-/// known to have restarted, say), or when there is nothing more to send.
+/// Write the messages of `queue` (after `carry`, frames already encoded, if any) on `conn`,
+/// one frame each, on a stream opened when first needed and reopened if the peer stops it
+/// (after an oversized frame, say). Returns when the connection fails, when `abandon`
+/// resolves (the peer is known to have restarted, say), or when there is nothing more to
+/// send.
+///
+/// The messages waiting in the queue when one is taken go out with it in one write (up
+/// to [`BATCH_BYTES`]): under load that puts many small protocol messages in one QUIC
+/// packet and one system call instead of one each, which profiles of a loaded cluster
+/// showed to be a large share of its CPU.
 pub(crate) async fn pump(
     conn: &Connection,
     queue: &mut mpsc::Receiver<Vec<u8>>,
@@ -89,19 +100,29 @@ pub(crate) async fn pump(
     let mut abandon = std::pin::pin!(abandon);
     let mut stream: Option<SendStream> = None;
     loop {
-        let message = match carry.take() {
+        let mut message = match carry.take() {
             Some(m) => m,
             None => tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Pumped::Done,
                 () = abandon.as_mut() => return Pumped::Abandoned(None),
                 m = queue.recv() => match m {
-                    Some(m) => m,
+                    Some(m) => {
+                        let mut framed = Vec::with_capacity(m.len() + 4);
+                        frame::append(&mut framed, &m);
+                        framed
+                    }
                     None => return Pumped::Done,
                 },
                 _ = conn.closed() => return Pumped::Lost(None),
             },
         };
+        while message.len() < BATCH_BYTES {
+            match queue.try_recv() {
+                Ok(m) => frame::append(&mut message, &m),
+                Err(_) => break,
+            }
+        }
         let s = match stream.as_mut() {
             Some(s) => s,
             None => {
@@ -119,7 +140,7 @@ pub(crate) async fn pump(
         let written = tokio::select! {
             _ = shutdown.wait() => return Pumped::Done,
             () = abandon.as_mut() => return Pumped::Abandoned(Some(message)),
-            w = frame::write(s, &message) => w,
+            w = s.write_all(&message) => w,
         };
         if let Err(e) = written {
             stream = None;
