@@ -139,8 +139,29 @@ impl Controller {
     fn stopped(&mut self, now: Duration) -> bool {
         if self.stopped_at.is_none() && now >= self.window_end {
             self.stopped_at = Some(self.window_end);
+            self.close_backlog();
         }
         self.stopped_at.is_some()
+    }
+
+    /// The window closed: arrivals of it still waiting are recorded, unsent and
+    /// unfinished, so that a saturated system shows in the results instead of dropping
+    /// its slowest transactions from them.
+    fn close_backlog(&mut self) {
+        for (scheduled, c) in std::mem::take(&mut self.backlog) {
+            if scheduled >= self.warmup && self.count.is_none_or(|n| self.measured < n) {
+                self.measured += 1;
+                self.records.push(Record {
+                    client: c,
+                    scheduled,
+                    sent: None,
+                    done: None,
+                    abort: None,
+                    cross_shard: false,
+                    conflict: false,
+                });
+            }
+        }
     }
 
     /// Send `p` from `c`, scheduled at `scheduled`.
@@ -161,11 +182,12 @@ impl Controller {
             self.measured += 1;
             if self.count.is_some_and(|n| self.measured >= n) {
                 self.stopped_at = Some(now.max(self.warmup));
+                self.backlog.clear();
             }
             self.records.push(Record {
                 client: c,
                 scheduled,
-                sent: now,
+                sent: Some(now),
                 done: None,
                 abort: None,
                 cross_shard: p.cross_shard,
@@ -186,10 +208,12 @@ impl Controller {
         for c in 0..self.clients {
             self.refill(c, &mut out);
         }
-        if self.stopped(now) {
+        if self.stopped_at.is_some() {
             return out;
         }
-        match self.load {
+        let load = self.load;
+        match load {
+            Load::Closed if self.stopped(now) => {}
             Load::Closed => {
                 for c in 0..self.clients {
                     if self.busy[c] || self.stopped_at.is_some() {
@@ -223,6 +247,8 @@ impl Controller {
                         break;
                     }
                 }
+                // Only now: arrivals of the window that could still be sent above were.
+                self.stopped(now);
             }
         }
         out
@@ -389,5 +415,25 @@ mod tests {
         let open = c.records.iter().filter(|r| r.done.is_none()).count();
         assert_eq!(!c.done(t), open > 0);
         assert!(c.done(t + Duration::from_secs(60)), "the drain is bounded");
+    }
+
+    #[test]
+    fn open_loop_arrivals_left_waiting_at_the_end_count_as_unfinished() {
+        let mut w = workload(Load::Open { rate: 1000.0 }, 2);
+        w.max_in_flight = 5;
+        w.warmup = Duration::ZERO;
+        let mut c = ready(&w);
+        let mut t = Duration::ZERO;
+        let mut sent = 0;
+        // Nothing ever finishes: five go out, the rest wait.
+        while t <= Duration::from_secs(2) {
+            sent += c.poll(t).len();
+            t += Duration::from_millis(10);
+        }
+        assert_eq!(sent, 5);
+        assert_eq!(c.backlog(), 0, "the window closed");
+        assert!((1800..2200).contains(&c.records.len()), "{}", c.records.len());
+        assert_eq!(c.records.iter().filter(|r| r.sent.is_none()).count(), c.records.len() - 5);
+        assert!(c.records.iter().all(|r| r.done.is_none()));
     }
 }

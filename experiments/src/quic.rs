@@ -240,6 +240,7 @@ pub async fn drive<C: Cluster>(
         }
     }
     let wall = started.elapsed();
+    let ran = t0.elapsed();
     Ok((
         RunOutput {
             records: std::mem::take(&mut c.records),
@@ -248,7 +249,7 @@ pub async fn drive<C: Cluster>(
             replicas_usage: Vec::new(),
             process: None,
             cost_model: None,
-            faults: exp.faults.iter().map(describe_fault).collect(),
+            faults: exp.faults.iter().filter(|f| f.at <= ran).map(describe_fault).collect(),
             notes: Vec::new(),
         },
         wall,

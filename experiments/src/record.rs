@@ -20,8 +20,9 @@ pub struct Record {
     pub client: usize,
     /// When the schedule said to send it.
     pub scheduled: Duration,
-    /// When it was sent.
-    pub sent: Duration,
+    /// When it was sent (`None`: an open-loop arrival still waiting when the window
+    /// closed, counted as unfinished so that a saturated system cannot hide it).
+    pub sent: Option<Duration>,
     /// When its outcome arrived (`None`: never, within the run).
     pub done: Option<Duration>,
     /// `None` if committed, else the abort reason (`None` too while unfinished).
@@ -120,7 +121,7 @@ mod tests {
         Record {
             client: 0,
             scheduled: Duration::from_millis(scheduled),
-            sent: Duration::from_millis(scheduled),
+            sent: Some(Duration::from_millis(scheduled)),
             done: done.map(Duration::from_millis),
             abort: abort.map(str::to_string),
             cross_shard: false,
@@ -142,7 +143,7 @@ mod tests {
     #[test]
     fn latency_counts_from_the_schedule() {
         let mut r = rec(100, Some(150), None);
-        r.sent = Duration::from_millis(140);
+        r.sent = Some(Duration::from_millis(140));
         assert_eq!(r.latency(), Some(Duration::from_millis(50)));
         assert!(r.committed());
         assert!(!rec(0, None, None).committed());

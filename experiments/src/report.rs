@@ -54,13 +54,19 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
             records.iter().filter(|r| r.abort.is_some()).filter_map(Record::latency),
         ),
         aborts_by_reason: record::aborts_by_reason(records),
-        phases_ms: Default::default(),
         timeline: record::timeline(records, start, seconds),
         replicas_usage: out.replicas_usage.clone(),
         process: out.process.clone(),
         cost_model: out.cost_model.clone(),
         faults: out.faults.clone(),
-        notes: out.notes.clone(),
+        notes: {
+            let mut notes = out.notes.clone();
+            notes.push(format!(
+                "objects: {} create transactions ({} committed) in setup and refills, not measured",
+                out.refills.0, out.refills.1
+            ));
+            notes
+        },
     }
 }
 
@@ -108,10 +114,10 @@ fn write_latencies(path: &Path, records: &[Record]) -> std::io::Result<()> {
         let reason = r.abort.as_deref().unwrap_or("").replace(['"', '\n'], "'");
         writeln!(
             f,
-            "{},{:.6},{:.6},{done},{lat},{outcome},{},{},\"{reason}\"",
+            "{},{:.6},{},{done},{lat},{outcome},{},{},\"{reason}\"",
             r.client,
             r.scheduled.as_secs_f64(),
-            r.sent.as_secs_f64(),
+            r.sent.map(|s| format!("{:.6}", s.as_secs_f64())).unwrap_or_default(),
             r.cross_shard,
             r.conflict,
         )?;

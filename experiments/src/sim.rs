@@ -94,10 +94,16 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         for d in &mut delays {
             apply_delay(&mut w, params, now, d);
         }
-        let next = c
-            .next_wakeup()
-            .map_or(STEP, |t| t.saturating_sub(now).clamp(Duration::from_micros(1), STEP));
-        let t = w.now() + next;
+        // To the next event or arrival, whichever is first (at most STEP ahead): an
+        // outcome is seen, and a closed-loop client sends again, at the very instant it
+        // arrives.
+        let mut t = w.now() + STEP;
+        if let Some(e) = w.next_event_time() {
+            t = t.min(e.max(w.now()));
+        }
+        if let Some(arrival) = c.next_wakeup() {
+            t = t.min(t0 + arrival.max(now));
+        }
         w.run_until(t);
         outcomes.collect(&mut w, t0, &mut c);
         let committed = c.committed();
@@ -119,7 +125,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
             per_check_us: params.cost.per_check.as_secs_f64() * 1e6,
             calibration: params.calibration.clone(),
         }),
-        faults: exp.faults.iter().map(describe_fault).collect(),
+        faults: exp.faults.iter().filter(|f| t0 + f.at <= elapsed).map(describe_fault).collect(),
         notes: vec![format!(
             "simulated: times are virtual; {:.1} s of virtual time took {:.1} s of CPU on one thread",
             elapsed.as_secs_f64(),

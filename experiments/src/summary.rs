@@ -127,9 +127,6 @@ pub struct Summary {
     pub abort_latency_ms: Latency,
     /// Aborts by reason.
     pub aborts_by_reason: BTreeMap<String, u64>,
-    /// Per-phase times where the transport can see them (simulator: S-BAC phases as the
-    /// replicas went through them), milliseconds.
-    pub phases_ms: BTreeMap<String, Latency>,
     /// Committed and aborted per second of the measured window.
     pub timeline: Vec<Second>,
     /// Per-replica usage.

@@ -88,10 +88,20 @@ fn out_of_range_values_name_their_key() {
     assert_names("[workload]\nconflict = 1.5", "workload.conflict", "out of range");
     assert_names("[workload]\nrate = 0", "workload.rate", "out of range");
     assert_names("[workload]\nduration_s = -1", "workload.duration_s", "out of range");
-    assert_names("[workload]\npool = 0", "workload.pool", "expected");
+    assert_names(
+        "[workload]\npool = 3",
+        "workload.pool",
+        "2 x workload.inputs x cluster.shards (4)",
+    );
     assert_names("[sim]\nloss = 1.0", "sim.loss", "out of range");
     assert_names("name = \"a b\"", "name", "letters");
     assert_names("[cluster.pbft]\nmax_batch = 0", "cluster.pbft", "max_batch");
+    // The protocol not run is checked too.
+    assert_names(
+        "[cluster]\nconsensus = \"hotstuff\"\n[cluster.pbft]\nmax_batch = 0",
+        "cluster.pbft",
+        "max_batch",
+    );
 }
 
 #[test]
@@ -170,6 +180,18 @@ fn faults_are_checked() {
         &f("at_s = 1\nkind = \"restart\"\nreplica = \"s0r0\"\nfrom = \"tape\""),
         "faults[0].from",
         "store",
+    );
+    assert_names(
+        &f("at_s = 1\nkind = \"restart\"\nreplica = \"s0r0\""),
+        "faults",
+        "s0r0 restarts at 1 s but is running",
+    );
+    assert_names(
+        &f(
+            "at_s = 1\nkind = \"crash\"\nreplica = \"s0r0\"\n[[faults]]\nat_s = 2\nkind = \"crash\"\nreplica = \"s0r0\"",
+        ),
+        "faults",
+        "already down",
     );
     // Over QUIC the runner crashes and restarts, nothing else.
     assert_names(

@@ -75,7 +75,7 @@ fn open_loop_cross_shard_runs_measure_what_they_offer() {
 #[test]
 fn the_fault_schedule_runs_in_the_simulator() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = edited("2x4-pbft-faults.toml", dir.path(), &[("workload.clients", 4.into())]);
+    let path = edited("2x4-pbft-faults.toml", dir.path(), &[("workload.clients", 1.into())]);
     let finished = run_file(&path, &options(&dir.path().join("results"))).expect("run");
     let s = check_result_dir(&finished.dir, 2, 4);
     assert_eq!(s.faults.len(), 5, "{:?}", s.faults);

@@ -267,6 +267,11 @@ impl<C: Consensus> World<C> {
         self.interceptors.insert(i, f);
     }
 
+    /// When the next event is due, if any.
+    pub fn next_event_time(&self) -> Option<Duration> {
+        self.queue.next_time()
+    }
+
     /// Run every event up to time `until`.
     pub fn run_until(&mut self, until: Duration) {
         while self.queue.next_time().is_some_and(|at| at <= until) {

@@ -64,6 +64,7 @@ pub fn from_value(path: &Path, text: &str, value: toml::Value) -> Result<Experim
         faults.push(fault(&cx, i, f, &cluster)?);
     }
     faults.sort_by_key(|f| f.at);
+    fault_order(&cx, &faults)?;
     Ok(Experiment {
         name,
         seed: file.seed,
@@ -86,6 +87,18 @@ fn protocol(
     let p: Protocol = name.parse().map_err(|e: consensus_any::ProtocolError| {
         cx.invalid("cluster.consensus", e.to_string())
     })?;
+    // Parameters of the protocol not run are checked too: a sweep over protocols, or the
+    // day the protocol is switched, would meet them.
+    if let (Protocol::HotStuff, Some(params)) = (p, pbft) {
+        let mut cfg = consensus_pbft::PbftConfig::default();
+        apply_pbft(&mut cfg, params);
+        cfg.validate().map_err(|e| cx.invalid("cluster.pbft", e.to_string()))?;
+    }
+    if let (Protocol::Pbft, Some(params)) = (p, hotstuff) {
+        let mut cfg = consensus_hotstuff::HotStuffConfig::default();
+        apply_hotstuff(&mut cfg, params);
+        cfg.validate().map_err(|e| cx.invalid("cluster.hotstuff", e.to_string()))?;
+    }
     let mut config = p.default_config();
     match &mut config {
         ProtocolConfig::Pbft(cfg) => {
@@ -254,10 +267,16 @@ fn workload(cx: &Ctx<'_>, w: WorkloadSection, c: &Cluster) -> Result<Workload, C
     if w.transactions == Some(0) {
         return Err(cx.invalid("workload.transactions", "must be at least 1 (or absent)"));
     }
-    if w.pool < w.inputs || w.pool > 100_000 {
+    // A refill is asked for below max(pool / 2, inputs x shards) objects: a smaller pool
+    // would refill without end.
+    let least = 2 * w.inputs * c.shards as usize;
+    if w.pool < least || w.pool > 100_000 {
         return Err(cx.invalid(
             "workload.pool",
-            format!("{}: expected workload.inputs ({}) to 100000", w.pool, w.inputs),
+            format!(
+                "{}: expected 2 x workload.inputs x cluster.shards ({least}) to 100000",
+                w.pool
+            ),
         ));
     }
     if w.max_in_flight == 0 {
@@ -399,4 +418,29 @@ fn fault(cx: &Ctx<'_>, i: usize, f: FaultSection, c: &Cluster) -> Result<Fault, 
         ));
     }
     Ok(Fault { at: Duration::from_secs_f64(at), kind })
+}
+
+/// Crashes and restarts must alternate per replica: crash a running one, restart a
+/// crashed one (`faults` sorted by time).
+fn fault_order(cx: &Ctx<'_>, faults: &[Fault]) -> Result<(), ConfigError> {
+    let mut down = std::collections::BTreeSet::new();
+    for f in faults {
+        let at = f.at.as_secs_f64();
+        match &f.kind {
+            FaultKind::Crash(id) if !down.insert(*id) => {
+                return Err(cx.invalid(
+                    "faults",
+                    format!("{} crashes at {at} s but is already down", super::replica_name(*id)),
+                ));
+            }
+            FaultKind::Restart(id, _) if !down.remove(id) => {
+                return Err(cx.invalid(
+                    "faults",
+                    format!("{} restarts at {at} s but is running", super::replica_name(*id)),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
