@@ -246,6 +246,7 @@ pub async fn drive<C: Cluster>(
             records: std::mem::take(&mut c.records),
             window: c.window(),
             refills: c.refills,
+            refill_aborts: std::mem::take(&mut c.refill_aborts),
             replicas_usage: Vec::new(),
             process: None,
             cost_model: None,

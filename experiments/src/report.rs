@@ -61,10 +61,17 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
         faults: out.faults.clone(),
         notes: {
             let mut notes = out.notes.clone();
+            let aborted: u64 = out.refill_aborts.values().sum();
             notes.push(format!(
-                "objects: {} create transactions ({} committed) in setup and refills, not measured",
-                out.refills.0, out.refills.1
+                "objects: {} create transactions in setup and refills, not measured: {} \
+                 committed, {aborted} aborted, {} still out at the end",
+                out.refills.0,
+                out.refills.1,
+                out.refills.0.saturating_sub(out.refills.1 + aborted)
             ));
+            for (reason, n) in &out.refill_aborts {
+                notes.push(format!("objects: {n} create(s) aborted: {reason}"));
+            }
             notes
         },
     }
@@ -140,7 +147,11 @@ pub fn table(s: &Summary) -> String {
         s.replicas,
         s.consensus,
         s.transport,
-        s.processes.as_deref().map(|p| format!(" ({p} process)")).unwrap_or_default(),
+        match s.processes.as_deref() {
+            Some("many") => " (a process per replica)",
+            Some(_) => " (one process)",
+            None => "",
+        },
         s.clients,
         load,
         s.inputs

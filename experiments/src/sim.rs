@@ -52,6 +52,9 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         let t = w.now() + STEP;
         w.run_until(t);
         outcomes.collect(&mut w, Duration::ZERO, &mut c);
+        for s in c.poll_setup() {
+            w.submit_at(w.now(), s.client, s.request, 1);
+        }
     }
     let t0 = w.now();
     for f in &exp.faults {
@@ -118,6 +121,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         records: std::mem::take(&mut c.records),
         window: c.window(),
         refills: c.refills,
+        refill_aborts: std::mem::take(&mut c.refill_aborts),
         replicas_usage,
         process: None,
         cost_model: Some(CostModelInfo {

@@ -46,8 +46,8 @@ struct Pool {
     spent: VecDeque<Object>,
     /// Refills asked for so far (names each refill's label).
     refills: u64,
-    /// Whether a refill is outstanding.
-    refilling: bool,
+    /// Refills outstanding.
+    refilling: usize,
 }
 
 impl Pool {
@@ -93,17 +93,36 @@ impl Generator {
     pub fn refill(&mut self, c: usize) -> Option<Transaction> {
         let low = self.pool_size.div_ceil(2).max(self.inputs * self.shards as usize);
         let p = &mut self.pools[c];
-        if p.refilling || p.total() >= low {
+        if p.refilling > 0 || p.total() >= low {
             return None;
         }
-        p.refilling = true;
+        Some(self.create(c, self.pool_size))
+    }
+
+    /// The setup of client `c`: creates of at most `pool` objects each, `objects` in all
+    /// (at least one pool).
+    pub fn prefill(&mut self, c: usize, objects: usize) -> Vec<Transaction> {
+        let mut left = objects.max(self.pool_size);
+        let mut out = Vec::new();
+        while left > 0 {
+            let n = left.min(self.pool_size);
+            out.push(self.create(c, n));
+            left -= n;
+        }
+        out
+    }
+
+    fn create(&mut self, c: usize, n: usize) -> Transaction {
+        let p = &mut self.pools[c];
+        p.refilling += 1;
         p.refills += 1;
-        Some(dummy::create(&format!("x{}-c{c}-{}", self.seed, p.refills), self.pool_size))
+        dummy::create(&format!("x{}-c{c}-{}", self.seed, p.refills), n)
     }
 
     /// Client `c`'s refill `tx` finished; its objects are in the pool if it committed.
     pub fn created(&mut self, c: usize, tx: &Transaction, committed: bool) {
-        self.pools[c].refilling = false;
+        let p = &mut self.pools[c];
+        p.refilling = p.refilling.saturating_sub(1);
         if committed {
             for o in tx.created_objects() {
                 self.add(c, o);
@@ -211,6 +230,7 @@ mod tests {
             warmup: Duration::ZERO,
             transactions: None,
             pool: 64,
+            prefill: 0,
             max_in_flight: 10,
         }
     }
@@ -289,5 +309,20 @@ mod tests {
         g.created(0, &tx, false);
         assert!(g.next(0).is_none(), "an aborted refill adds nothing");
         assert!(g.refill(0).is_some(), "and another may be asked for");
+    }
+
+    #[test]
+    fn prefill_creates_what_it_is_asked_for_in_pools() {
+        let w = workload(1, 0.0, 0.0);
+        let mut g = Generator::new(&w, 2, 1);
+        let creates = g.prefill(0, 150);
+        let sizes: Vec<usize> = creates.iter().map(|t| t.outputs.len()).collect();
+        assert_eq!(sizes, vec![64, 64, 22]);
+        assert!(g.refill(0).is_none(), "no refill while the setup is out");
+        for tx in &creates {
+            g.created(0, tx, true);
+        }
+        assert_eq!(g.available(0), 150);
+        assert_eq!(g.prefill(1, 0).len(), 1, "at least one pool");
     }
 }

@@ -117,6 +117,7 @@ pub struct WorkloadSection {
     pub warmup_s: f64,
     pub transactions: Option<u64>,
     pub pool: usize,
+    pub prefill: usize,
     pub max_in_flight: usize,
 }
 
@@ -134,6 +135,7 @@ impl Default for WorkloadSection {
             warmup_s: 2.0,
             transactions: None,
             pool: 256,
+            prefill: 0,
             max_in_flight: 20_000,
         }
     }

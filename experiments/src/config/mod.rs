@@ -177,6 +177,9 @@ pub struct Workload {
     pub transactions: Option<u64>,
     /// Objects a client creates at a time when it runs short.
     pub pool: usize,
+    /// Objects each client creates during setup, before the run (at least `pool`): with
+    /// enough, no refill competes with the measured transactions.
+    pub prefill: usize,
     /// Open loop: at most this many transactions outstanding; past it, arrivals wait
     /// (their latency still counts from their scheduled time).
     pub max_in_flight: usize,

@@ -279,6 +279,9 @@ fn workload(cx: &Ctx<'_>, w: WorkloadSection, c: &Cluster) -> Result<Workload, C
             ),
         ));
     }
+    if w.prefill > 1_000_000 {
+        return Err(cx.invalid("workload.prefill", format!("{}: expected 0 to 1000000", w.prefill)));
+    }
     if w.max_in_flight == 0 {
         return Err(cx.invalid("workload.max_in_flight", "must be at least 1"));
     }
@@ -294,6 +297,7 @@ fn workload(cx: &Ctx<'_>, w: WorkloadSection, c: &Cluster) -> Result<Workload, C
         warmup: Duration::from_secs_f64(warmup),
         transactions: w.transactions,
         pool: w.pool,
+        prefill: w.prefill,
         max_in_flight: w.max_in_flight,
     })
 }
