@@ -87,7 +87,8 @@ impl LocalConfig {
     }
 }
 
-/// Build replica `id` of `committee`, running `protocol` over `store`.
+/// Build replica `id` of `committee`, running `protocol` over `store`, resuming what the
+/// store holds (nothing, for a new one).
 pub fn build_replica(
     id: ReplicaId,
     key: Keypair,
@@ -102,7 +103,7 @@ pub fn build_replica(
     let consensus = protocol
         .build(shard.clone(), id.index, key.clone())
         .map_err(|source| NodeError::Protocol { replica: id, source })?;
-    Ok(Replica::new(id, key, committee.clone(), config, consensus, store))
+    Ok(Replica::open(id, key, committee.clone(), config, consensus, store)?)
 }
 
 /// A running local network.
@@ -274,19 +275,12 @@ impl LocalNetwork {
             _ => Arc::new(MemoryStore::new()),
         };
         self.stores.insert(id, store.clone());
-        let shard = self.committee.shard(id.shard).ok_or_else(|| NodeError::Config {
-            reason: format!("replica {id} is not in the committee"),
-        })?;
-        let consensus = self
-            .protocol
-            .build(shard.clone(), id.index, key.clone())
-            .map_err(|source| NodeError::Protocol { replica: id, source })?;
-        let replica = Replica::open(
+        let replica = build_replica(
             id,
             key,
-            self.committee.clone(),
+            &self.committee,
+            &self.protocol,
             self.replica_config.clone(),
-            consensus,
             store,
         )?;
         self.nodes.insert(id, runtime::spawn(replica, transport, self.checkers.clone()));

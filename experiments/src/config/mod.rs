@@ -27,37 +27,10 @@ pub const DEFAULT_PER_MESSAGE_US: f64 = 60.0;
 /// runs it), µs.
 pub const DEFAULT_PER_CHECK_US: f64 = 5.0;
 
-/// Why an experiment config cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not TOML, an unknown key or a value of the wrong type; the parser's message names
-    /// the key and shows the line.
-    #[error("{}: {message}", path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's explanation.
-        message: String,
-    },
-    /// A value that parses but cannot work.
-    #[error("{}: {key}: {reason}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The key, dotted (`workload.inputs`, `faults[2].replica`).
-        key: String,
-        /// What is wrong and what would be right.
-        reason: String,
-    },
-}
+/// Why an experiment config cannot be used: the network config's error type, whose
+/// variants (`Read`, `Syntax`, `Invalid`) name the file and, for a value, its dotted key
+/// (`workload.inputs`, `faults[2].replica`).
+pub use chainspace_node::config::ConfigError;
 
 /// How replicas talk.
 #[derive(Clone, Debug, PartialEq)]

@@ -53,3 +53,56 @@ async fn quic_pbft_2x4() {
 async fn quic_hotstuff_2x4() {
     run(Protocol::HotStuff).await;
 }
+
+/// A replica crashed and restarted in the process: from its store it keeps what it had
+/// and catches up with what it missed; while it is down the others go on; restarted from
+/// nothing it catches up from its peers. Clients reach it again at its new address when
+/// the old one is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_crash_and_restart() {
+    use chainspace_core::store::Store as _;
+    let mut net = LocalNetwork::start(LocalConfig::new(1, 4, Protocol::Pbft.default_config()))
+        .expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    let victim = ReplicaId { shard: ShardId(0), index: 3 };
+    let before = chainspace_contracts::dummy::create("before-crash", 2);
+    assert_eq!(submit(&client, before.clone(), &[]).await.0.outcome, Outcome::Commit);
+    net.crash(victim).await.expect("crash");
+    assert!(net.node(victim).is_none());
+    assert!(net.crash(victim).await.is_err(), "not running");
+    let during = chainspace_contracts::dummy::create("while-down", 2);
+    assert_eq!(submit(&client, during.clone(), &[]).await.0.outcome, Outcome::Commit);
+    for from_store in [true, false] {
+        net.restart(victim, from_store).await.expect("restart");
+        assert!(net.restart(victim, from_store).await.is_err(), "already running");
+        let after = chainspace_contracts::dummy::create(&format!("after-{from_store}"), 2);
+        assert_eq!(submit(&client, after.clone(), &[]).await.0.outcome, Outcome::Commit);
+        let node = net.node(victim).expect("running");
+        let ids: Vec<_> = [&before, &during, &after]
+            .iter()
+            .flat_map(|t| t.created_objects())
+            .map(|o| o.id)
+            .collect();
+        let mut all = false;
+        for _ in 0..200 {
+            let ids = ids.clone();
+            let held = node
+                .inspect(move |r| {
+                    ids.iter().all(|id| r.engine().store().get(id).ok().flatten().is_some())
+                })
+                .await
+                .expect("inspect");
+            if held {
+                all = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(all, "restarted (from store: {from_store}) replica holds every object");
+        if from_store {
+            net.crash(victim).await.expect("crash again");
+        }
+    }
+    client.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(30), net.shutdown()).await.expect("stops");
+}
