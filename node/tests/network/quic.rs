@@ -60,7 +60,6 @@ async fn quic_hotstuff_2x4() {
 /// the old one is still held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_crash_and_restart() {
-    use chainspace_core::store::Store as _;
     let mut net = LocalNetwork::start(LocalConfig::new(1, 4, Protocol::Pbft.default_config()))
         .expect("network starts");
     let client = net.client(ClientConfig::default()).expect("client");
