@@ -129,11 +129,7 @@ impl Controller {
         let mut out = Vec::new();
         while self.pending.len() < SETUP_IN_FLIGHT {
             let Some((c, tx)) = self.setup_queue.pop_front() else { break };
-            self.refills.0 += 1;
-            let id = tx.digest();
-            let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
-            self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
-            out.push(Send { client: c, id, request });
+            self.send_create(c, tx, &mut out);
         }
         if self.setup_queue.is_empty() {
             for c in 0..self.clients {
@@ -155,12 +151,17 @@ impl Controller {
 
     fn refill(&mut self, c: usize, out: &mut Vec<Send>) {
         if let Some(tx) = self.generator.refill(c) {
-            self.refills.0 += 1;
-            let id = tx.digest();
-            let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
-            self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
-            out.push(Send { client: c, id, request });
+            self.send_create(c, tx, out);
         }
+    }
+
+    /// Send client `c`'s create `tx` (setup or refill), outside the measurements.
+    fn send_create(&mut self, c: usize, tx: Transaction, out: &mut Vec<Send>) {
+        self.refills.0 += 1;
+        let id = tx.digest();
+        let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
+        self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
+        out.push(Send { client: c, id, request });
     }
 
     fn stopped(&mut self, now: Duration) -> bool {

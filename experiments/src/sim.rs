@@ -77,7 +77,6 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         })
         .collect();
     let mut rate = Rate::default();
-    outcomes.base = t0;
     loop {
         let now = w.now() - t0;
         for s in c.poll(now) {
@@ -254,14 +253,12 @@ fn apply_delay(
 #[derive(Default)]
 struct Outcomes {
     seen: usize,
-    base: Duration,
     known: HashMap<TxId, Outcome>,
 }
 
 impl Outcomes {
     /// Hand every outcome since the last call to the controller, timed from `t0`.
     fn collect(&mut self, w: &mut World<AnyConsensus>, t0: Duration, c: &mut Controller) {
-        self.base = t0;
         while self.seen < w.outcome_times.len() {
             let (client, tx, at) = w.outcome_times[self.seen];
             self.seen += 1;
@@ -272,7 +269,7 @@ impl Outcomes {
             }
             let Some(outcome) = self.known.remove(&tx) else { continue };
             let abort = outcome.reason().map(str::to_string);
-            c.on_outcome(at.saturating_sub(self.base), &tx, abort);
+            c.on_outcome(at.saturating_sub(t0), &tx, abort);
         }
     }
 }
