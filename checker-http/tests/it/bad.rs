@@ -76,10 +76,20 @@ async fn requests_have_the_documented_shape_and_reuse_one_connection() {
         canned_server(b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"success\": true}").await;
     let checker = HttpChecker::new(&url, fast()).expect("valid URL");
     let request = increment("41", "42");
-    for _ in 0..3 {
+    // The client hands a connection back to its pool from a background task once the
+    // answer's end is read, so a call made at once may race it and dial a second one
+    // (seen on a loaded 2-core machine). Keep-alive is what is checked: calls spaced by
+    // a pause reuse a pooled connection, and without keep-alive every call would dial.
+    const CALLS: usize = 10;
+    for _ in 0..CALLS {
         assert!(checker.check(&request).await.expect("answer").accepted);
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(seen.connections(), 1, "keep-alive");
+    assert!(
+        seen.connections() <= 2,
+        "keep-alive: {} connections for {CALLS} calls",
+        seen.connections()
+    );
 
     let raw = requests.recv().await.expect("a request");
     let text = String::from_utf8(raw).expect("UTF-8");
