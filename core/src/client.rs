@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::committee::Committee;
+use crate::order::OrderRequest;
 use crate::sbac::messages::{Outcome, OutcomeReport, Submission};
 use crate::shard::involved_shards;
 use crate::transaction::{TransactionRequest, TxId};
@@ -31,6 +32,13 @@ pub enum ClientAction {
         to: ReplicaId,
         /// What.
         submission: Submission,
+    },
+    /// Send a command of the consensus-only workload ([`crate::order`]) to a replica.
+    SendOrder {
+        /// Recipient.
+        to: ReplicaId,
+        /// What.
+        request: OrderRequest,
     },
     /// (Re)start a timer.
     SetTimer {
@@ -59,8 +67,25 @@ pub struct Finished {
     pub sends: u32,
 }
 
+/// What a pending entry sends.
+enum Sent {
+    Submission(Submission),
+    Order(OrderRequest),
+}
+
+impl Sent {
+    /// The instance reports must name.
+    fn instance(&self) -> u64 {
+        match self {
+            Sent::Submission(s) => s.instance,
+            // Commands have one attempt; replicas report them as instance 1.
+            Sent::Order(_) => 1,
+        }
+    }
+}
+
 struct Pending {
-    submission: Submission,
+    sent: Sent,
     involved: Vec<ShardId>,
     reports: HashMap<(ShardId, Outcome), BTreeSet<u32>>,
     sends: u32,
@@ -91,11 +116,23 @@ impl Submitter {
         let n = self.committee.num_shards();
         let tx = request.transaction.digest();
         let involved = involved_shards(&request.transaction, n);
-        let submission = Submission { request, instance };
-        let p = Pending { submission, involved, reports: HashMap::new(), sends: 0 };
+        let sent = Sent::Submission(Submission { request, instance });
+        let p = Pending { sent, involved, reports: HashMap::new(), sends: 0 };
         self.pending.insert(tx, p);
         self.send(tx, out);
         tx
+    }
+
+    /// Have `request` ordered by its shard (the consensus-only workload,
+    /// [`crate::order`]): it goes to every replica of the shard, and is finished, with a
+    /// commit outcome, once `f + 1` of them report it ordered. Returns its ID.
+    pub fn order(&mut self, request: OrderRequest, out: &mut Vec<ClientAction>) -> TxId {
+        let id = request.id();
+        let involved = vec![request.shard];
+        let p = Pending { sent: Sent::Order(request), involved, reports: HashMap::new(), sends: 0 };
+        self.pending.insert(id, p);
+        self.send(id, out);
+        id
     }
 
     fn send(&mut self, tx: TxId, out: &mut Vec<ClientAction>) {
@@ -104,9 +141,10 @@ impl Submitter {
         for shard in &p.involved {
             let Some(sc) = self.committee.shard(*shard) else { continue };
             for index in sc.indices() {
-                out.push(ClientAction::Send {
-                    to: ReplicaId { shard: *shard, index },
-                    submission: p.submission.clone(),
+                let to = ReplicaId { shard: *shard, index };
+                out.push(match &p.sent {
+                    Sent::Submission(s) => ClientAction::Send { to, submission: s.clone() },
+                    Sent::Order(o) => ClientAction::SendOrder { to, request: o.clone() },
                 });
             }
         }
@@ -126,7 +164,7 @@ impl Submitter {
     ) {
         let Some(p) = self.pending.get_mut(&report.tx) else { return };
         if report.shard != from.shard
-            || report.instance != p.submission.instance
+            || report.instance != p.sent.instance()
             || !p.involved.contains(&from.shard)
         {
             return;
@@ -305,5 +343,40 @@ mod tests {
         assert_eq!(s.finished()[0].outcome, Outcome::Commit);
         assert_eq!(s.pending(), 0);
         assert_eq!(out.last(), Some(&ClientAction::CancelTimer { timer: ClientTimer::Retry(tx) }));
+    }
+
+    #[test]
+    fn a_command_goes_to_every_replica_of_its_shard_and_is_ordered_by_f_plus_one_reports() {
+        let (committee, _) = Committee::for_test(2, 4);
+        let mut s = Submitter::new(committee, Duration::from_millis(100));
+        let mut out = Vec::new();
+        let request = OrderRequest { shard: ShardId(1), payload: vec![7; 512] };
+        let id = s.order(request.clone(), &mut out);
+        assert_eq!(id, request.id());
+        let expected: Vec<ClientAction> = (0..4)
+            .map(|index| ClientAction::SendOrder {
+                to: ReplicaId { shard: ShardId(1), index },
+                request: request.clone(),
+            })
+            .chain([ClientAction::SetTimer {
+                timer: ClientTimer::Retry(id),
+                after: Duration::from_millis(100),
+            }])
+            .collect();
+        assert_eq!(out, expected);
+        let r = |shard, index| ReplicaId { shard: ShardId(shard), index };
+        // From another shard, or for another instance: nothing.
+        s.on_report(r(0, 0), report(id, 0, Outcome::Commit), &mut out);
+        s.on_report(
+            r(1, 0),
+            OutcomeReport { instance: 2, ..report(id, 1, Outcome::Commit) },
+            &mut out,
+        );
+        s.on_report(r(1, 1), report(id, 1, Outcome::Commit), &mut out);
+        assert!(s.finished().is_empty());
+        s.on_report(r(1, 2), report(id, 1, Outcome::Commit), &mut out);
+        assert_eq!(s.finished().len(), 1);
+        assert_eq!(s.finished()[0].tx, id);
+        assert_eq!(s.finished()[0].outcome, Outcome::Commit);
     }
 }

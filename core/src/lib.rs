@@ -8,6 +8,7 @@
 //! * the replica's identity and keys: [`crypto`], [`committee`];
 //! * the traits that make the framework pluggable: [`consensus::Consensus`] (sans-IO),
 //!   [`transport::Transport`], [`store::Store`], [`checker::Checker`];
+//! * the consensus-only workload's ordering service: [`order`];
 //! * the deterministic simulator [`sim`], which runs any number of consensus instances on
 //!   virtual time from a seed and records a trace.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@ pub mod crypto;
 pub mod error;
 pub mod json;
 pub mod object;
+pub mod order;
 pub mod replica;
 pub mod sbac;
 pub mod shard;

@@ -26,6 +26,7 @@ use std::time::Duration;
 use chainspace_core::client::Finished;
 use chainspace_core::committee::Committee;
 use chainspace_core::object::{Object, ObjectId};
+use chainspace_core::order::OrderRequest;
 use chainspace_core::replica::{AnswerBody, ReplicaMessage, Subject};
 use chainspace_core::sbac::engine::TxRecord;
 use chainspace_core::shard::shard_of;
@@ -147,6 +148,15 @@ impl Client {
         rx.await.map_err(|_| stopped())
     }
 
+    /// Have `request` ordered by its shard (the consensus-only workload,
+    /// [`chainspace_core::order`]; the replicas must serve it) and wait until `f + 1` of its
+    /// replicas report it ordered. The caller bounds the wait, as for [`Client::submit`].
+    pub async fn order(&self, request: OrderRequest) -> Result<Finished, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Order(request, reply)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
     /// Read object `id` from its shard: `None` if `f + 1` replicas agree they do not hold
     /// it. The object comes with its status (active, locked or inactive) and the shard that
     /// manages it.
@@ -254,6 +264,9 @@ mod tests {
         let ours = postcard::to_allocvec(&ClientMessage::Submit(submission.clone())).unwrap();
         let theirs = postcard::to_allocvec(&Wire::Submit(submission)).unwrap();
         assert_eq!(ours, theirs);
+        let order = OrderRequest { shard: ShardId(0), payload: vec![5; 512] };
+        let ours = postcard::to_allocvec(&ClientMessage::Order(order.clone())).unwrap();
+        assert_eq!(ours, postcard::to_allocvec(&Wire::Order(order)).unwrap());
 
         let tx = chainspace_contracts::addition::init().digest();
         let report = OutcomeReport { tx, instance: 1, shard: ShardId(1), outcome: Outcome::Commit };

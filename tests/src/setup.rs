@@ -18,6 +18,7 @@ use consensus_pbft::PbftConfig;
 pub fn pbft_config() -> PbftConfig {
     PbftConfig {
         max_batch: 32,
+        max_batch_bytes: 1 << 20,
         batch_timeout: Duration::from_millis(1),
         max_in_flight: 4,
         checkpoint_interval: 16,
@@ -110,6 +111,9 @@ pub struct Deployment {
     pub client_retry: Duration,
     /// The consensus protocol of each shard.
     pub mix: Mix,
+    /// Whether replicas serve the consensus-only workload
+    /// ([`ReplicaConfig::ordering`]).
+    pub ordering: bool,
 }
 
 impl Deployment {
@@ -122,6 +126,7 @@ impl Deployment {
             network: NetworkModel::default(),
             client_retry: Duration::from_millis(400),
             mix: Mix::All(Protocol::Pbft),
+            ordering: false,
         }
     }
 
@@ -130,13 +135,14 @@ impl Deployment {
         let (committee, keys) = Committee::for_test(self.shards, self.replicas);
         let c = committee.clone();
         let mix = self.mix;
+        let ordering = self.ordering;
         let factory = Box::new(move |id: ReplicaId, store| {
             let key = keys[id.shard.0 as usize][id.index as usize].clone();
             let shard = c.shards[id.shard.0 as usize].clone();
             let consensus = sim_config(mix.of(id.shard.0))
                 .build(shard, id.index, key.clone())
                 .expect("valid replica");
-            let cfg = ReplicaConfig { check_timeout: Duration::from_millis(200) };
+            let cfg = ReplicaConfig { check_timeout: Duration::from_millis(200), ordering };
             Replica::new(id, key, c.clone(), cfg, consensus, store)
         });
         World::new(

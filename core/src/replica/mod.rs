@@ -21,6 +21,7 @@ use crate::checker::{CheckRequest, CheckVerdict};
 use crate::committee::Committee;
 use crate::consensus::{Action, Actions, Consensus, ProtocolMessage};
 use crate::crypto::{Digest, DigestMap, Keypair, Signature};
+use crate::order::OrderRequest;
 use crate::sbac::engine::{Effect, SbacEngine};
 use crate::sbac::messages::{
     Accept, OutcomeReport, SbacCommand, ShardCertificate, Submission, Vote,
@@ -67,6 +68,8 @@ pub enum ReplicaMessage<M> {
     Query(Query),
     /// A replica's answer to a query.
     Answer(Answer),
+    /// A client's command for the consensus-only workload ([`crate::order`]).
+    Order(OrderRequest),
 }
 
 impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
@@ -78,6 +81,7 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             ReplicaMessage::Outcome(_) => "Outcome",
             ReplicaMessage::Query(_) => "Query",
             ReplicaMessage::Answer(_) => "Answer",
+            ReplicaMessage::Order(_) => "Order",
         }
     }
     fn trace_fields(&self) -> String {
@@ -98,6 +102,7 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             }
             ReplicaMessage::Query(q) => format!("q={} {:?}", q.id, q.about),
             ReplicaMessage::Answer(a) => format!("q={} s{}", a.id, a.shard.0),
+            ReplicaMessage::Order(o) => format!("cmd={} s{}", o.id().0.short(), o.shard.0),
         }
     }
 }
@@ -152,11 +157,15 @@ pub type ReplicaOut<C> = Vec<ReplicaAction<<C as Consensus>::Message, <C as Cons
 pub struct ReplicaConfig {
     /// How long applying the ordered log waits for one check.
     pub check_timeout: Duration,
+    /// Whether the replica serves the consensus-only workload ([`crate::order`]): orders
+    /// clients' opaque commands and reports them ordered. Off by default, so a replica of
+    /// a real deployment refuses commands that would fill its log and do nothing.
+    pub ordering: bool,
 }
 
 impl Default for ReplicaConfig {
     fn default() -> Self {
-        ReplicaConfig { check_timeout: Duration::from_secs(2) }
+        ReplicaConfig { check_timeout: Duration::from_secs(2), ordering: false }
     }
 }
 
@@ -209,6 +218,9 @@ pub struct Replica<C: Consensus> {
     verdicts: DigestMap<CheckVerdict>,
     checking: HashSet<Digest>,
     submitters: HashMap<TxId, Vec<u64>>,
+    /// Commands of the consensus-only workload ordered lately, oldest first (answers a
+    /// client whose command reached this replica after it was ordered).
+    recently_ordered: order::Recent,
     ballots: HashMap<(TxId, u64), Ballot>,
     stats: ReplicaStats,
     scratch: Actions<C::Message, C::Timer>,
@@ -286,6 +298,7 @@ impl<C: Consensus> Replica<C> {
             verdicts: DigestMap::default(),
             checking: HashSet::new(),
             submitters: HashMap::new(),
+            recently_ordered: order::Recent::default(),
             ballots: HashMap::new(),
             stats: ReplicaStats::default(),
             scratch: Actions::new(),
@@ -339,6 +352,7 @@ impl<C: Consensus> Replica<C> {
             (_, ReplicaMessage::Submit(sub)) => self.on_submit(from, sub, out),
             (Addr::Replica(r), ReplicaMessage::Vote(v)) => self.on_vote(r, v, out),
             (_, ReplicaMessage::Query(q)) => self.on_query(from, q, out),
+            (Addr::Client(c), ReplicaMessage::Order(o)) => self.on_order(c, o, out),
             _ => self.stats.misdirected_messages += 1,
         }
     }
@@ -539,6 +553,12 @@ impl<C: Consensus> Replica<C> {
                             }
                         }
                         SbacCommand::Accept(acc) => self.engine.accept(acc),
+                        SbacCommand::Order(o) => {
+                            let id = o.id();
+                            self.queue.pop_front();
+                            self.ordered(id, out);
+                            continue;
+                        }
                     };
                     self.queue.pop_front();
                     match effects {
@@ -551,6 +571,7 @@ impl<C: Consensus> Replica<C> {
     }
 }
 
+mod order;
 mod query;
 mod votes;
 

@@ -15,6 +15,8 @@ impl<C: Consensus> Replica<C> {
         let transaction = match cmd {
             SbacCommand::Prepare(s) | SbacCommand::Reprepare(s) => &s.request.transaction,
             SbacCommand::Accept(a) => &a.transaction,
+            // Ordering-service commands have no S-BAC effects.
+            SbacCommand::Order(_) => return,
         };
         for effect in effects {
             match effect {

@@ -39,6 +39,9 @@ pub enum SbacCommand {
     /// shard's locks and it was put aside; now they are released. (Distinct bytes, so
     /// that consensus, which orders a command once, orders it again.)
     Reprepare(Submission),
+    /// Not S-BAC: a command of the consensus-only workload ([`crate::order`]), ordered
+    /// and reported, changing nothing.
+    Order(crate::order::OrderRequest),
 }
 
 impl SbacCommand {

@@ -22,6 +22,7 @@ use crate::client::{ClientAction, ClientTimer, Submitter};
 use crate::committee::Committee;
 use crate::consensus::{Consensus, ProtocolMessage};
 use crate::crypto::Digest;
+use crate::order::OrderRequest;
 use crate::replica::{Addr, Replica, ReplicaAction, ReplicaMessage, ReplicaTimer};
 use crate::store::{MemoryStore, Store};
 use crate::transaction::TransactionRequest;
@@ -53,6 +54,7 @@ enum Event<C: Consensus> {
     Timer { key: TimerKey<C::Timer>, generation: u64 },
     CheckDone { node: usize, key: Digest, verdict: CheckVerdict, incarnation: u32 },
     Submit { client: usize, request: TransactionRequest, instance: u64 },
+    Order { client: usize, request: OrderRequest },
     Crash(usize),
     Restart(usize, RestartFrom),
 }
@@ -244,6 +246,13 @@ impl<C: Consensus> World<C> {
         self.queue.push(at, Event::Submit { client, request, instance });
     }
 
+    /// Client `client` sends `request` to be ordered at time `at` (the consensus-only
+    /// workload; the replicas must be configured with
+    /// [`ReplicaConfig::ordering`](crate::replica::ReplicaConfig::ordering)).
+    pub fn order_at(&mut self, at: Duration, client: usize, request: OrderRequest) {
+        self.queue.push(at, Event::Order { client, request });
+    }
+
     /// Replica `id` crashes at `at`.
     pub fn crash_at(&mut self, at: Duration, id: ReplicaId) {
         let i = self.index(id).expect("replica in the committee");
@@ -332,6 +341,11 @@ impl<C: Consensus> World<C> {
             Event::Submit { client, request, instance } => {
                 let mut out = Vec::new();
                 self.clients[client].submit(request, instance, &mut out);
+                self.client_actions(client, out);
+            }
+            Event::Order { client, request } => {
+                let mut out = Vec::new();
+                self.clients[client].order(request, &mut out);
                 self.client_actions(client, out);
             }
             Event::Crash(i) => {
@@ -500,6 +514,10 @@ impl<C: Consensus> World<C> {
                 ClientAction::Send { to, submission } => {
                     let now = self.now;
                     self.send(me, Addr::Replica(to), ReplicaMessage::Submit(submission), now)
+                }
+                ClientAction::SendOrder { to, request } => {
+                    let now = self.now;
+                    self.send(me, Addr::Replica(to), ReplicaMessage::Order(request), now)
                 }
                 ClientAction::SetTimer { timer, after } => {
                     let key = TimerKey::Client(c, timer);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
 use chainspace_core::committee::Committee;
+use chainspace_core::order::OrderRequest;
 use chainspace_core::replica::{Addr, AnswerBody, Query, ReplicaMessage, Subject};
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
@@ -40,6 +41,8 @@ pub(super) struct Read {
 /// What a [`Client`](super::Client) asks its driver task.
 pub(super) enum Command {
     Submit(Submit),
+    /// A command of the consensus-only workload, with where to say it was ordered.
+    Order(OrderRequest, oneshot::Sender<Finished>),
     Read(Read),
 }
 
@@ -103,6 +106,7 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Submit(s)) => self.on_submit(s).await,
+                    Some(Command::Order(o, reply)) => self.on_order(o, reply).await,
                     Some(Command::Read(r)) => self.on_read(r).await,
                     None => break,
                 },
@@ -126,6 +130,14 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         let mut out = Vec::new();
         let tx = self.submitter.submit(s.request, s.instance, &mut out);
         self.waiters.entry(tx).or_default().push(s.reply);
+        self.bump(|st| st.submitted += 1);
+        self.carry_out(out).await;
+    }
+
+    async fn on_order(&mut self, request: OrderRequest, reply: oneshot::Sender<Finished>) {
+        let mut out = Vec::new();
+        let id = self.submitter.order(request, &mut out);
+        self.waiters.entry(id).or_default().push(reply);
         self.bump(|st| st.submitted += 1);
         self.carry_out(out).await;
     }
@@ -212,12 +224,10 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         for action in out {
             match action {
                 ClientAction::Send { to, submission } => {
-                    let msg: ClientMessage = ReplicaMessage::Submit(submission);
-                    let sent = match postcard::to_allocvec(&msg) {
-                        Ok(bytes) => self.transport.send(Addr::Replica(to), bytes).await.is_ok(),
-                        Err(_) => false,
-                    };
-                    self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
+                    self.send(to, ReplicaMessage::Submit(submission)).await
+                }
+                ClientAction::SendOrder { to, request } => {
+                    self.send(to, ReplicaMessage::Order(request)).await
                 }
                 ClientAction::SetTimer { timer, after } => {
                     self.timers.set(DriverTimer::Submit(timer), after)
@@ -227,6 +237,14 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                 }
             }
         }
+    }
+
+    async fn send(&mut self, to: ReplicaId, msg: ClientMessage) {
+        let sent = match postcard::to_allocvec(&msg) {
+            Ok(bytes) => self.transport.send(Addr::Replica(to), bytes).await.is_ok(),
+            Err(_) => false,
+        };
+        self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
     }
 
     fn bump(&self, f: impl FnOnce(&mut ClientStats)) {

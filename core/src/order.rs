@@ -1,0 +1,62 @@
+//! The consensus-only workload: replicas as a plain ordering service.
+//!
+//! To compare protocols on ordering alone (the way BFT-SMaRt and HotStuff are usually
+//! benchmarked), a client sends an opaque command to every replica of a shard, the shard
+//! orders it with its consensus, and each replica that was sent it reports it ordered.
+//! Nothing else happens: no object, lock or vote. The command travels through the very
+//! runtime, transport and consensus path that S-BAC's prepares and accepts take, so the
+//! difference between this workload and the S-BAC one is what S-BAC itself costs.
+//!
+//! The service is off unless a replica is configured for it
+//! ([`ReplicaConfig::ordering`](crate::replica::ReplicaConfig::ordering)): a production
+//! replica refuses such commands, so nobody can fill its shard's log with bytes that do
+//! nothing. A command ordered anyway (proposed by a faulty replica) changes no state on
+//! any replica, so all correct replicas still agree.
+//!
+//! The report is the S-BAC [`OutcomeReport`](crate::sbac::OutcomeReport) with a commit
+//! outcome, under the command's [`OrderRequest::id`], so the client learns it from
+//! `f + 1` matching reports exactly as it learns a transaction's outcome.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::sha256_parts;
+use crate::transaction::TxId;
+use crate::types::ShardId;
+
+/// The domain of command IDs, apart from transaction digests.
+const ORDER_DOMAIN: &[u8] = b"chainspace/order";
+
+/// A command to order: what a client sends, and what the shard's consensus orders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    /// The shard that orders it (replicas of other shards refuse it).
+    pub shard: ShardId,
+    /// The command: opaque bytes. Two requests with equal bytes are one command, ordered
+    /// once, so clients make each unique (a client number and a counter, say).
+    pub payload: Vec<u8>,
+}
+
+impl OrderRequest {
+    /// The command's identity, under which it is reported ordered.
+    pub fn id(&self) -> TxId {
+        TxId(sha256_parts(&[ORDER_DOMAIN, &self.shard.0.to_le_bytes(), &self.payload]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_depend_on_shard_and_bytes_and_the_wire_form_round_trips() {
+        let a = OrderRequest { shard: ShardId(0), payload: vec![1; 512] };
+        let b = OrderRequest { shard: ShardId(1), payload: vec![1; 512] };
+        let c = OrderRequest { shard: ShardId(0), payload: vec![2; 512] };
+        assert_ne!(a.id(), b.id());
+        assert_ne!(a.id(), c.id());
+        assert_eq!(a.id(), a.clone().id());
+        let bytes = postcard::to_allocvec(&a).expect("encodes");
+        assert!(bytes.len() < 512 + 8, "one byte per byte on the wire: {}", bytes.len());
+        assert_eq!(postcard::from_bytes::<OrderRequest>(&bytes).expect("decodes"), a);
+    }
+}

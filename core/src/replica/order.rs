@@ -1,0 +1,77 @@
+//! The replica's side of the consensus-only workload ([`crate::order`]): a client's
+//! command is proposed to the shard's consensus and, once delivered, reported ordered to
+//! the clients that sent it to this replica.
+
+use super::*;
+use crate::sbac::{Outcome, OutcomeReport};
+
+/// How many ordered command IDs a replica remembers, to answer a client whose command
+/// arrived after it was ordered (sent to every replica, it may reach a slow one late).
+const RECENT: usize = 1 << 16;
+
+/// Command IDs ordered lately, oldest first, bounded by [`RECENT`].
+#[derive(Default)]
+pub(super) struct Recent {
+    order: VecDeque<TxId>,
+    set: HashSet<TxId>,
+}
+
+impl Recent {
+    fn insert(&mut self, id: TxId) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > RECENT
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    fn contains(&self, id: &TxId) -> bool {
+        self.set.contains(id)
+    }
+}
+
+impl<C: Consensus> Replica<C> {
+    /// Client `client` asks for `request` to be ordered.
+    pub(super) fn on_order(&mut self, client: u64, request: OrderRequest, out: &mut ReplicaOut<C>) {
+        if !self.cfg.ordering || request.shard != self.id.shard {
+            self.stats.refused_submissions += 1;
+            return;
+        }
+        let id = request.id();
+        if self.recently_ordered.contains(&id) {
+            out.push(ReplicaAction::Send {
+                to: Addr::Client(client),
+                msg: ReplicaMessage::Outcome(self.ordered_report(id)),
+            });
+            return;
+        }
+        let list = self.submitters.entry(id).or_default();
+        if !list.contains(&client) {
+            list.push(client);
+        }
+        let command = Command::new(SbacCommand::Order(request).encode());
+        let mut a = std::mem::take(&mut self.scratch);
+        self.consensus.propose(command, &mut a);
+        self.consensus_actions(&mut a, out);
+        self.scratch = a;
+    }
+
+    /// Command `id` was delivered: report it to the clients that sent it here.
+    pub(super) fn ordered(&mut self, id: TxId, out: &mut ReplicaOut<C>) {
+        self.recently_ordered.insert(id);
+        let clients = self.submitters.remove(&id).unwrap_or_default();
+        for c in clients {
+            out.push(ReplicaAction::Send {
+                to: Addr::Client(c),
+                msg: ReplicaMessage::Outcome(self.ordered_report(id)),
+            });
+        }
+    }
+
+    fn ordered_report(&self, id: TxId) -> OutcomeReport {
+        OutcomeReport { tx: id, instance: 1, shard: self.id.shard, outcome: Outcome::Commit }
+    }
+}
