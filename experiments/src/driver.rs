@@ -13,23 +13,64 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use chainspace_core::order::OrderRequest;
 use chainspace_core::transaction::{Transaction, TransactionRequest, TxId};
+use chainspace_core::types::ShardId;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{Load, Workload};
+use crate::config::{Load, Workload, WorkloadKind};
 use crate::record::Record;
 use crate::workload::{Generator, Planned};
 
-/// A transaction to submit now.
+/// A transaction (or command) to submit now.
 #[derive(Clone, Debug)]
 pub struct Send {
     /// The client that sends it.
     pub client: usize,
     /// Its ID.
     pub id: TxId,
-    /// The request.
-    pub request: TransactionRequest,
+    /// What is sent.
+    pub payload: Payload,
+}
+
+/// What a client sends.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A transaction, through S-BAC.
+    Transaction(TransactionRequest),
+    /// A command for the consensus-only workload.
+    Command(OrderRequest),
+}
+
+/// The commands of the consensus-only workload: each unique (client and counter in its
+/// first bytes), of the configured size, spread over the shards in turn.
+struct Commands {
+    bytes: usize,
+    shards: u32,
+    sent: Vec<u64>,
+}
+
+impl Commands {
+    fn next(&mut self, client: usize) -> OrderRequest {
+        let n = self.sent[client];
+        self.sent[client] += 1;
+        let mut payload = vec![0u8; self.bytes];
+        let head = [(client as u64).to_le_bytes(), n.to_le_bytes()].concat();
+        let len = head.len().min(self.bytes);
+        payload[..len].copy_from_slice(&head[..len]);
+        for (i, b) in payload.iter_mut().enumerate().skip(len) {
+            *b = (i as u64 ^ n) as u8;
+        }
+        let shard = ShardId(((client as u64 + n) % u64::from(self.shards)) as u32);
+        OrderRequest { shard, payload }
+    }
+}
+
+/// One unit of workload: a planned transaction or a command.
+enum Work {
+    Tx(Planned),
+    Command(OrderRequest),
 }
 
 /// Setup creates outstanding at most. Hundreds of creates of hundreds of objects each,
@@ -41,8 +82,8 @@ pub const SETUP_IN_FLIGHT: usize = 16;
 enum Kind {
     Refill(Transaction),
     /// Warm-up, or the drain: not measured.
-    Unmeasured(Planned),
-    Measured(Planned, usize),
+    Unmeasured(Work),
+    Measured(Work, usize),
 }
 
 struct Pending {
@@ -53,6 +94,8 @@ struct Pending {
 /// The controller of one run.
 pub struct Controller {
     generator: Generator,
+    /// The consensus-only workload's commands (no objects, no setup, no refills).
+    commands: Option<Commands>,
     load: Load,
     clients: usize,
     prefill: usize,
@@ -86,6 +129,12 @@ impl Controller {
         let drain = w.duration.clamp(Duration::from_secs(5), Duration::from_secs(30));
         Controller {
             generator: Generator::new(w, shards, seed),
+            commands: match w.kind {
+                WorkloadKind::Sbac => None,
+                WorkloadKind::Consensus { command_bytes } => {
+                    Some(Commands { bytes: command_bytes, shards, sent: vec![0; w.clients] })
+                }
+            },
             load: w.load,
             clients: w.clients,
             prefill: w.prefill,
@@ -115,6 +164,9 @@ impl Controller {
     /// at most [`SETUP_IN_FLIGHT`] creates at a time; [`Controller::poll_setup`] sends
     /// the rest as these finish.
     pub fn setup(&mut self) -> Vec<Send> {
+        if self.commands.is_some() {
+            return Vec::new();
+        }
         for c in 0..self.clients {
             for tx in self.generator.prefill(c, self.prefill) {
                 self.setup_queue.push_back((c, tx));
@@ -150,6 +202,9 @@ impl Controller {
     }
 
     fn refill(&mut self, c: usize, out: &mut Vec<Send>) {
+        if self.commands.is_some() {
+            return;
+        }
         if let Some(tx) = self.generator.refill(c) {
             self.send_create(c, tx, out);
         }
@@ -161,7 +216,7 @@ impl Controller {
         let id = tx.digest();
         let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
         self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
-        out.push(Send { client: c, id, request });
+        out.push(Send { client: c, id, payload: Payload::Transaction(request) });
     }
 
     fn stopped(&mut self, now: Duration) -> bool {
@@ -193,18 +248,16 @@ impl Controller {
     }
 
     /// Send `p` from `c`, scheduled at `scheduled`.
-    fn send(
-        &mut self,
-        c: usize,
-        p: Planned,
-        scheduled: Duration,
-        now: Duration,
-        out: &mut Vec<Send>,
-    ) {
-        let id = p.tx.digest();
-        let request = TransactionRequest {
-            transaction: p.tx.clone(),
-            store: p.reads.iter().map(|o| (o.id, o.value.clone())).collect(),
+    fn send(&mut self, c: usize, p: Work, scheduled: Duration, now: Duration, out: &mut Vec<Send>) {
+        let (id, payload, cross_shard, conflict) = match &p {
+            Work::Tx(p) => {
+                let request = TransactionRequest {
+                    transaction: p.tx.clone(),
+                    store: p.reads.iter().map(|o| (o.id, o.value.clone())).collect(),
+                };
+                (p.tx.digest(), Payload::Transaction(request), p.cross_shard, p.conflict)
+            }
+            Work::Command(o) => (o.id(), Payload::Command(o.clone()), false, false),
         };
         let kind = if scheduled >= self.warmup && self.stopped_at.is_none() {
             self.measured += 1;
@@ -218,8 +271,8 @@ impl Controller {
                 sent: Some(now),
                 done: None,
                 abort: None,
-                cross_shard: p.cross_shard,
-                conflict: p.conflict,
+                cross_shard,
+                conflict,
             });
             Kind::Measured(p, self.records.len() - 1)
         } else {
@@ -227,7 +280,7 @@ impl Controller {
         };
         self.in_flight += 1;
         self.pending.insert(id, Pending { client: c, kind });
-        out.push(Send { client: c, id, request });
+        out.push(Send { client: c, id, payload });
     }
 
     /// What to send at `now` (time since the run started, after setup).
@@ -247,7 +300,7 @@ impl Controller {
                     if self.busy[c] || self.stopped_at.is_some() {
                         continue;
                     }
-                    if let Some(p) = self.generator.next(c) {
+                    if let Some(p) = self.next_work(c) {
                         self.busy[c] = true;
                         self.send(c, p, now, now, &mut out);
                     }
@@ -265,9 +318,10 @@ impl Controller {
                 while self.in_flight < self.max_in_flight {
                     let Some(&(scheduled, c)) = self.backlog.front() else { break };
                     // The arrival's client, or any other with objects to spend.
-                    let found = (0..self.clients)
-                        .map(|k| (c + k) % self.clients)
-                        .find_map(|c| self.generator.next(c).map(|p| (c, p)));
+                    let clients = self.clients;
+                    let found = (0..clients)
+                        .map(|k| (c + k) % clients)
+                        .find_map(|c| self.next_work(c).map(|p| (c, p)));
                     let Some((c, p)) = found else { break };
                     self.backlog.pop_front();
                     self.send(c, p, scheduled, now, &mut out);
@@ -280,6 +334,14 @@ impl Controller {
             }
         }
         out
+    }
+
+    /// Client `c`'s next transaction or command, if it has what it needs to send one.
+    fn next_work(&mut self, c: usize) -> Option<Work> {
+        match &mut self.commands {
+            Some(commands) => Some(Work::Command(commands.next(c))),
+            None => self.generator.next(c).map(Work::Tx),
+        }
     }
 
     /// When the controller next has something to do unprompted (an open-loop arrival).
@@ -304,13 +366,17 @@ impl Controller {
                 }
                 self.generator.created(p.client, &tx, committed);
             }
-            Kind::Unmeasured(planned) => {
-                self.generator.finished(p.client, &planned, committed);
+            Kind::Unmeasured(work) => {
+                if let Work::Tx(planned) = &work {
+                    self.generator.finished(p.client, planned, committed);
+                }
                 self.in_flight -= 1;
                 self.busy[p.client] = false;
             }
-            Kind::Measured(planned, i) => {
-                self.generator.finished(p.client, &planned, committed);
+            Kind::Measured(work, i) => {
+                if let Work::Tx(planned) = &work {
+                    self.generator.finished(p.client, planned, committed);
+                }
                 self.in_flight -= 1;
                 self.busy[p.client] = false;
                 self.committed += u64::from(committed);
@@ -354,6 +420,7 @@ mod tests {
 
     fn workload(load: Load, clients: usize) -> Workload {
         Workload {
+            kind: WorkloadKind::Sbac,
             contract: "dummy".into(),
             inputs: 1,
             outputs: 0,
@@ -422,7 +489,8 @@ mod tests {
         c.on_outcome(Duration::from_millis(1500), &first[0].id, None);
         let measured = c.poll(Duration::from_millis(1500));
         assert_eq!(measured.len(), 1);
-        assert_eq!(measured[0].request.store.len(), 1);
+        let Payload::Transaction(request) = &measured[0].payload else { panic!("a transaction") };
+        assert_eq!(request.store.len(), 1);
         assert_eq!(c.records.len(), 1);
         c.on_outcome(Duration::from_millis(1510), &measured[0].id, Some("no".into()));
         assert_eq!(c.records[0].abort.as_deref(), Some("no"));

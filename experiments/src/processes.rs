@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chainspace_core::committee::Committee;
 use chainspace_core::crypto::Keypair;
-use chainspace_core::replica::{Replica, ReplicaConfig};
+use chainspace_core::replica::Replica;
 use chainspace_core::store::{MemoryStore, Store};
 use chainspace_core::types::{ReplicaId, ShardId};
 use chainspace_node::client::{Client, ClientConfig};
@@ -344,7 +344,7 @@ pub async fn replica_main(name: &str) -> anyhow::Result<()> {
     };
     let shard = committee.shards[id.shard.0 as usize].clone();
     let consensus = exp.cluster.protocol.build(shard, id.index, key.clone())?;
-    let config = ReplicaConfig { check_timeout: exp.cluster.check_timeout };
+    let config = exp.replica_config();
     let replica = Replica::open(id, key, committee, config, consensus, store)?;
     let log_dir = spec.dir.join("logs").join("checkers").join(name);
     let checkers =

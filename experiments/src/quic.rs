@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chainspace_core::replica::ReplicaConfig;
 use chainspace_core::transaction::TxId;
 use chainspace_node::client::{Client, ClientConfig};
 use chainspace_node::local::{LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
@@ -19,7 +18,7 @@ use transport_quic::QuicConfig;
 use crate::config::{
     Experiment, Fault, FaultKind, Processes, StoreKind, TransportKind, replica_name,
 };
-use crate::driver::Controller;
+use crate::driver::{Controller, Payload};
 use crate::manifest;
 use crate::progress::{Progress, Rate};
 use crate::run::{RunError, RunOutput, describe_fault};
@@ -109,7 +108,7 @@ async fn one_process(
             StoreKind::Redb => StoreChoice::Redb(dir.join("data")),
         },
         transport: TransportChoice::Quic(QuicConfig::default()),
-        replica: ReplicaConfig { check_timeout: exp.cluster.check_timeout },
+        replica: exp.replica_config(),
         checkers: checkers.registry.clone(),
     };
     let cpu0 = manifest::process_cpu_seconds();
@@ -172,7 +171,11 @@ pub async fn drive<C: Cluster>(
         let client = clients[s.client % clients.len()].clone();
         let done = done_tx.clone();
         tokio::spawn(async move {
-            let abort = match client.submit(s.request).await {
+            let finished = match s.payload {
+                Payload::Transaction(request) => client.submit(request).await,
+                Payload::Command(request) => client.order(request).await,
+            };
+            let abort = match finished {
                 Ok(f) => f.outcome.reason().map(str::to_string),
                 Err(e) => Some(format!("client error: {e}")),
             };

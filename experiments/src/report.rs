@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::config::{Experiment, Load, TransportKind};
+use crate::config::{Experiment, Load, TransportKind, WorkloadKind};
 use crate::record::{self, Record};
 use crate::run::{RunError, RunOutput};
 use crate::summary::Summary;
@@ -34,6 +34,14 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
         consensus: exp.cluster.protocol().name().into(),
         shards: exp.cluster.shards,
         replicas: exp.cluster.replicas,
+        workload: match exp.workload.kind {
+            WorkloadKind::Sbac => "sbac".into(),
+            WorkloadKind::Consensus { .. } => "consensus".into(),
+        },
+        command_bytes: match exp.workload.kind {
+            WorkloadKind::Sbac => None,
+            WorkloadKind::Consensus { command_bytes } => Some(command_bytes),
+        },
         clients: exp.workload.clients,
         mode: mode.into(),
         offered_rate,
@@ -61,16 +69,24 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
         faults: out.faults.clone(),
         notes: {
             let mut notes = out.notes.clone();
-            let aborted: u64 = out.refill_aborts.values().sum();
-            notes.push(format!(
-                "objects: {} create transactions in setup and refills, not measured: {} \
-                 committed, {aborted} aborted, {} still out at the end",
-                out.refills.0,
-                out.refills.1,
-                out.refills.0.saturating_sub(out.refills.1 + aborted)
-            ));
-            for (reason, n) in &out.refill_aborts {
-                notes.push(format!("objects: {n} create(s) aborted: {reason}"));
+            if let WorkloadKind::Consensus { command_bytes } = exp.workload.kind {
+                notes.push(format!(
+                    "consensus-only: {command_bytes}-byte commands ordered by each shard's \
+                     consensus, no S-BAC; committed = reported ordered by f + 1 replicas"
+                ));
+            }
+            if exp.workload.kind == WorkloadKind::Sbac {
+                let aborted: u64 = out.refill_aborts.values().sum();
+                notes.push(format!(
+                    "objects: {} create transactions in setup and refills, not measured: {} \
+                     committed, {aborted} aborted, {} still out at the end",
+                    out.refills.0,
+                    out.refills.1,
+                    out.refills.0.saturating_sub(out.refills.1 + aborted)
+                ));
+                for (reason, n) in &out.refill_aborts {
+                    notes.push(format!("objects: {n} create(s) aborted: {reason}"));
+                }
             }
             notes
         },

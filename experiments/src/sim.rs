@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chainspace_core::committee::Committee;
-use chainspace_core::replica::{Replica, ReplicaConfig};
+use chainspace_core::replica::Replica;
 use chainspace_core::sbac::Outcome;
 use chainspace_core::sim::byzantine::interceptor;
 use chainspace_core::sim::{NetworkModel, Partition, RestartFrom, SimChecker, World};
@@ -17,7 +17,7 @@ use chainspace_core::types::ReplicaId;
 use consensus_any::AnyConsensus;
 
 use crate::config::{Experiment, FaultKind, SimParams, TransportKind, replica_name};
-use crate::driver::Controller;
+use crate::driver::{Controller, Payload, Send};
 use crate::progress::{Progress, Rate};
 use crate::run::{RunError, RunOutput, describe_fault};
 use crate::summary::{CostModelInfo, ReplicaUsage};
@@ -40,7 +40,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
 
     progress.phase("setup: creating objects");
     for s in c.setup() {
-        w.submit_at(w.now(), s.client, s.request, 1);
+        submit(&mut w, s);
     }
     while !c.setup_done() {
         if w.now() >= SETUP_LIMIT {
@@ -53,7 +53,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         w.run_until(t);
         outcomes.collect(&mut w, Duration::ZERO, &mut c);
         for s in c.poll_setup() {
-            w.submit_at(w.now(), s.client, s.request, 1);
+            submit(&mut w, s);
         }
     }
     let t0 = w.now();
@@ -80,7 +80,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
     loop {
         let now = w.now() - t0;
         for s in c.poll(now) {
-            w.submit_at(w.now(), s.client, s.request, 1);
+            submit(&mut w, s);
         }
         if c.done(now) {
             break;
@@ -137,6 +137,14 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
     })
 }
 
+/// Hand `s` to its simulated client, now.
+fn submit(w: &mut World<AnyConsensus>, s: Send) {
+    match s.payload {
+        Payload::Transaction(request) => w.submit_at(w.now(), s.client, request, 1),
+        Payload::Command(request) => w.order_at(w.now(), s.client, request),
+    }
+}
+
 fn usage(w: &World<AnyConsensus>, id: ReplicaId, elapsed: Duration) -> ReplicaUsage {
     let u = w.usage(id);
     let busy = u.busy.as_secs_f64();
@@ -164,7 +172,7 @@ fn world(
         .build(committee.shards[0].clone(), 0, keys[0][0].clone())
         .map_err(|e| RunError::Setup(format!("cluster: {e}")))?;
     let c = committee.clone();
-    let config = ReplicaConfig { check_timeout: exp.cluster.check_timeout };
+    let config = exp.replica_config();
     let factory = Box::new(move |id: ReplicaId, store| {
         let key = keys[id.shard.0 as usize][id.index as usize].clone();
         let shard = c.shards[id.shard.0 as usize].clone();

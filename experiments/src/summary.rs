@@ -92,6 +92,14 @@ pub struct Summary {
     pub shards: u32,
     /// Replicas per shard.
     pub replicas: u32,
+    /// What clients sent: `"sbac"` (dummy transactions) or `"consensus"` (commands
+    /// ordered by consensus alone, where "committed" means reported ordered by `f + 1`
+    /// replicas of the command's shard).
+    #[serde(default)]
+    pub workload: String,
+    /// Bytes per command of a `"consensus"` workload.
+    #[serde(default)]
+    pub command_bytes: Option<usize>,
     /// Clients.
     pub clients: usize,
     /// `"closed"` or `"open"`.

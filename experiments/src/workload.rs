@@ -219,6 +219,7 @@ mod tests {
 
     fn workload(inputs: usize, cross: f64, conflict: f64) -> Workload {
         Workload {
+            kind: crate::config::WorkloadKind::Sbac,
             contract: "dummy".into(),
             inputs,
             outputs: 0,

@@ -267,3 +267,42 @@ fn the_binary_exits_2_on_a_bad_config_and_compares_runs() {
         "{table}"
     );
 }
+
+#[test]
+fn consensus_only_workload_mistakes_are_refused() {
+    assert_names("[workload]\nkind = \"paxos\"", "workload.kind", "\"consensus\"");
+    assert_names(
+        "[workload]\nkind = \"consensus\"\ninputs = 2",
+        "workload.inputs",
+        "not with workload.kind = \"consensus\"",
+    );
+    assert_names("[workload]\nkind = \"consensus\"\nprefill = 100", "workload.prefill", "S-BAC");
+    assert_names("[workload]\ncommand_bytes = 1024", "workload.command_bytes", "only for");
+    assert_names(
+        "[workload]\nkind = \"consensus\"\ncommand_bytes = 8",
+        "workload.command_bytes",
+        "16 to 1048576",
+    );
+    assert_names(
+        "[cluster]\ntransport = \"sim\"\n[workload]\nkind = \"consensus\"\n[[faults]]\nat_s = 1\n\
+         kind = \"byzantine\"\nreplica = \"s0r1\"\nbehaviour = \"silent\"",
+        "faults[0].kind",
+        "S-BAC votes",
+    );
+}
+
+#[test]
+fn the_consensus_only_workload_turns_the_ordering_service_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[workload]\nkind = \"consensus\"\ncommand_bytes = 100").expect("write");
+    let Ok(Expanded::One(e)) = load(&path) else { panic!("one experiment") };
+    assert_eq!(
+        e.workload.kind,
+        experiments::config::WorkloadKind::Consensus { command_bytes: 100 }
+    );
+    assert!(e.replica_config().ordering);
+    std::fs::write(&path, "").expect("write");
+    let Ok(Expanded::One(e)) = load(&path) else { panic!("one experiment") };
+    assert!(!e.replica_config().ordering, "S-BAC runs keep replicas as deployed");
+}

@@ -65,3 +65,18 @@ fn a_replica_crashes_and_restarts_under_load() {
     assert_eq!(s.faults.len(), 2, "{:?}", s.faults);
     assert_eq!(s.unfinished, 0);
 }
+
+#[test]
+fn consensus_only_over_quic_for_both_protocols() {
+    for (config, consensus) in
+        [("1x4-consensus-pbft.toml", "pbft"), ("1x4-consensus-hotstuff.toml", "hotstuff")]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = edited(config, dir.path(), &short(1.0, 16));
+        let finished = run_file(&path, &options(&dir.path().join("results"))).expect("run");
+        let s = check_result_dir(&finished.dir, 1, 4);
+        assert_eq!(s.consensus, consensus);
+        assert_eq!(s.workload, "consensus");
+        assert_eq!((s.aborted, s.unfinished), (0, 0), "{s:#?}");
+    }
+}

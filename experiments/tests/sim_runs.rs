@@ -117,3 +117,24 @@ fn every_sweep_config_runs_its_first_points_for_both_protocols() {
         }
     }
 }
+
+#[test]
+fn the_consensus_only_configs_in_the_simulator() {
+    for (config, consensus, shards) in [
+        ("1x4-consensus-pbft.toml", "pbft", 1),
+        ("1x4-consensus-hotstuff.toml", "hotstuff", 1),
+        ("1x4-consensus-pbft.toml", "pbft", 2),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let mut all = short(0.5, 8);
+        all.push(("cluster.transport", "sim".into()));
+        all.push(("cluster.shards", toml::Value::Integer(shards)));
+        let path = edited(config, &dir, &all);
+        let finished = run_file(&path, &options(&dir.join("results"))).expect("run");
+        let s = check_result_dir(&finished.dir, shards as u32, 4);
+        assert_eq!(s.consensus, consensus);
+        assert_eq!((s.workload.as_str(), s.command_bytes), ("consensus", Some(512)));
+        assert_eq!((s.aborted, s.unfinished), (0, 0), "{s:#?}");
+        assert!(s.notes.iter().any(|n| n.contains("consensus-only")), "{:?}", s.notes);
+    }
+}

@@ -106,6 +106,8 @@ impl Default for SimSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkloadSection {
+    pub kind: String,
+    pub command_bytes: usize,
     pub contract: String,
     pub inputs: usize,
     pub outputs: usize,
@@ -124,6 +126,8 @@ pub struct WorkloadSection {
 impl Default for WorkloadSection {
     fn default() -> Self {
         WorkloadSection {
+            kind: "sbac".into(),
+            command_bytes: 512,
             contract: "dummy".into(),
             inputs: 1,
             outputs: 0,

@@ -126,6 +126,8 @@ pub enum Load {
 /// `[workload]` checked.
 #[derive(Clone, Debug)]
 pub struct Workload {
+    /// S-BAC transactions, or commands ordered by consensus alone.
+    pub kind: WorkloadKind,
     /// The contract (`dummy`).
     pub contract: String,
     /// Inputs per transaction.
@@ -156,6 +158,20 @@ pub struct Workload {
     /// Open loop: at most this many transactions outstanding; past it, arrivals wait
     /// (their latency still counts from their scheduled time).
     pub max_in_flight: usize,
+}
+
+/// What the clients send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// `dummy` transactions through S-BAC (the paper's experiments).
+    Sbac,
+    /// Opaque commands of this many bytes, ordered by each shard's consensus and
+    /// reported, with no S-BAC at all (`chainspace_core::order`): the protocols compared
+    /// on ordering alone, as BFT-SMaRt and HotStuff are usually benchmarked.
+    Consensus {
+        /// Bytes per command.
+        command_bytes: usize,
+    },
 }
 
 /// A Byzantine behaviour (of the S-BAC votes a replica sends).
@@ -207,6 +223,17 @@ pub struct Experiment {
     /// The effective config (a sweep point's values set), which replica processes of a
     /// `processes = "many"` run read back.
     pub value: toml::Table,
+}
+
+impl Experiment {
+    /// The replicas' configuration: the check timeout, and the ordering service on
+    /// for the consensus-only workload (and only then).
+    pub fn replica_config(&self) -> chainspace_core::replica::ReplicaConfig {
+        chainspace_core::replica::ReplicaConfig {
+            check_timeout: self.cluster.check_timeout,
+            ordering: matches!(self.workload.kind, WorkloadKind::Consensus { .. }),
+        }
+    }
 }
 
 /// Read and check `path`: one experiment, or a sweep of several.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::file::{ClusterSection, ExperimentFile, FaultSection, SimSection, WorkloadSection};
 use super::{
     Byzantine, Cluster, ConfigError, Experiment, Fault, FaultKind, Load, Processes, SimParams,
-    StoreKind, TransportKind, Workload,
+    StoreKind, TransportKind, Workload, WorkloadKind,
 };
 
 /// The contracts the workload generator knows.
@@ -61,7 +61,16 @@ pub fn from_value(path: &Path, text: &str, value: toml::Value) -> Result<Experim
     let workload = workload(&cx, file.workload, &cluster)?;
     let mut faults = Vec::new();
     for (i, f) in file.faults.into_iter().enumerate() {
-        faults.push(fault(&cx, i, f, &cluster)?);
+        let f = fault(&cx, i, f, &cluster)?;
+        if matches!(f.kind, FaultKind::Byzantine(..))
+            && matches!(workload.kind, WorkloadKind::Consensus { .. })
+        {
+            return Err(cx.invalid(
+                format!("faults[{i}].kind"),
+                "Byzantine behaviours are of S-BAC votes: none with workload.kind = \"consensus\"",
+            ));
+        }
+        faults.push(f);
     }
     faults.sort_by_key(|f| f.at);
     fault_order(&cx, &faults)?;
@@ -225,6 +234,49 @@ fn sim_params(cx: &Ctx<'_>, s: &SimSection) -> Result<SimParams, ConfigError> {
 }
 
 fn workload(cx: &Ctx<'_>, w: WorkloadSection, c: &Cluster) -> Result<Workload, ConfigError> {
+    let defaults = WorkloadSection::default();
+    let kind = match w.kind.as_str() {
+        "sbac" => {
+            if w.command_bytes != defaults.command_bytes {
+                return Err(cx.invalid(
+                    "workload.command_bytes",
+                    "only for workload.kind = \"consensus\" (S-BAC sends dummy transactions)",
+                ));
+            }
+            WorkloadKind::Sbac
+        }
+        "consensus" => {
+            // Keys that only shape S-BAC transactions would be silently ignored: refuse them.
+            let sbac_only = [
+                ("workload.contract", w.contract != defaults.contract),
+                ("workload.inputs", w.inputs != defaults.inputs),
+                ("workload.outputs", w.outputs != defaults.outputs),
+                ("workload.cross_shard", w.cross_shard != defaults.cross_shard),
+                ("workload.conflict", w.conflict != defaults.conflict),
+                ("workload.pool", w.pool != defaults.pool),
+                ("workload.prefill", w.prefill != defaults.prefill),
+            ];
+            if let Some((key, _)) = sbac_only.iter().find(|(_, set)| *set) {
+                return Err(cx.invalid(
+                    *key,
+                    "shapes S-BAC transactions: not with workload.kind = \"consensus\"",
+                ));
+            }
+            if !(16..=1 << 20).contains(&w.command_bytes) {
+                return Err(cx.invalid(
+                    "workload.command_bytes",
+                    format!("{}: expected 16 to 1048576", w.command_bytes),
+                ));
+            }
+            WorkloadKind::Consensus { command_bytes: w.command_bytes }
+        }
+        other => {
+            return Err(cx.invalid(
+                "workload.kind",
+                format!("{other:?}: expected \"sbac\" or \"consensus\""),
+            ));
+        }
+    };
     if !WORKLOAD_CONTRACTS.contains(&w.contract.as_str()) {
         return Err(cx.invalid(
             "workload.contract",
@@ -286,6 +338,7 @@ fn workload(cx: &Ctx<'_>, w: WorkloadSection, c: &Cluster) -> Result<Workload, C
         return Err(cx.invalid("workload.max_in_flight", "must be at least 1"));
     }
     Ok(Workload {
+        kind,
         contract: w.contract,
         inputs: w.inputs,
         outputs: w.outputs,
