@@ -19,12 +19,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::sha256_parts;
+use crate::sbac::SbacCommand;
 use crate::transaction::TxId;
-use crate::types::ShardId;
-
-/// The domain of command IDs, apart from transaction digests.
-const ORDER_DOMAIN: &[u8] = b"chainspace/order";
+use crate::types::{Command, ShardId};
 
 /// A command to order: what a client sends, and what the shard's consensus orders.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,13 +30,21 @@ pub struct OrderRequest {
     pub shard: ShardId,
     /// The command: opaque bytes. Two requests with equal bytes are one command, ordered
     /// once, so clients make each unique (a client number and a counter, say).
+    #[serde(with = "crate::types::serde_bytes_vec")]
     pub payload: Vec<u8>,
 }
 
 impl OrderRequest {
-    /// The command's identity, under which it is reported ordered.
+    /// The command's identity, under which it is reported ordered: the digest of the
+    /// bytes consensus orders for it, which replicas compute anyway (so they hash each
+    /// command once), apart from every S-BAC command by the encoding's variant tag.
     pub fn id(&self) -> TxId {
-        TxId(sha256_parts(&[ORDER_DOMAIN, &self.shard.0.to_le_bytes(), &self.payload]))
+        TxId(self.command().digest())
+    }
+
+    /// The bytes consensus orders for it.
+    pub fn command(&self) -> Command {
+        Command::new(SbacCommand::Order(self.clone()).encode())
     }
 }
 

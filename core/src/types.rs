@@ -119,8 +119,9 @@ impl fmt::Debug for Command {
     }
 }
 
-/// Serialise bytes as a byte string (compact in postcard, unlike a sequence of u8).
-mod serde_bytes_vec {
+/// Serialise bytes as a byte string (compact in postcard, unlike a sequence of u8, and
+/// copied whole instead of byte by byte). Use as `#[serde(with = ...)]` on a `Vec<u8>`.
+pub(crate) mod serde_bytes_vec {
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

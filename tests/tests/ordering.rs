@@ -118,3 +118,19 @@ fn every_command_is_ordered_by_either_protocol_despite_loss_and_a_crash() {
 fn replicas_of_a_real_deployment_order_no_command() {
     assert_eq!(run(Protocol::Pbft, 1, 0.0, false), 0);
 }
+
+#[test]
+fn commands_sent_together_are_each_proposed_and_an_oversized_bundle_is_refused_whole() {
+    use chainspace_core::replica::MAX_ORDERS;
+    let mut r = replica(true);
+    let mut out = Vec::new();
+    let bundle = (0..3).map(|n| command(0, n)).collect();
+    r.on_message(Addr::Client(3), ReplicaMessage::Orders(bundle), &mut out);
+    assert_eq!(r.stats().refused_submissions, 0);
+    assert!(!out.is_empty(), "the primary proposes");
+    let mut more = Vec::new();
+    let huge = (0..=MAX_ORDERS).map(|n| command(0, (n % 250) as u8)).collect();
+    r.on_message(Addr::Client(3), ReplicaMessage::Orders(huge), &mut more);
+    assert!(more.is_empty(), "{} actions", more.len());
+    assert_eq!(r.stats().refused_submissions, 1);
+}

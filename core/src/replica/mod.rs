@@ -70,7 +70,17 @@ pub enum ReplicaMessage<M> {
     Answer(Answer),
     /// A client's command for the consensus-only workload ([`crate::order`]).
     Order(OrderRequest),
+    /// Several such commands in one message (a client with many outstanding sends
+    /// those it has ready together): at most [`MAX_ORDERS`].
+    Orders(Vec<OrderRequest>),
+    /// Several outcomes for one client in one message (the commands of one delivered
+    /// batch that it sent).
+    Outcomes(Vec<OutcomeReport>),
 }
+
+/// The most commands one [`ReplicaMessage::Orders`] may carry; a longer one is refused
+/// whole.
+pub const MAX_ORDERS: usize = 4096;
 
 impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
     fn kind(&self) -> &'static str {
@@ -82,6 +92,8 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             ReplicaMessage::Query(_) => "Query",
             ReplicaMessage::Answer(_) => "Answer",
             ReplicaMessage::Order(_) => "Order",
+            ReplicaMessage::Orders(_) => "Orders",
+            ReplicaMessage::Outcomes(_) => "Outcomes",
         }
     }
     fn trace_fields(&self) -> String {
@@ -103,6 +115,8 @@ impl<M: ProtocolMessage> ProtocolMessage for ReplicaMessage<M> {
             ReplicaMessage::Query(q) => format!("q={} {:?}", q.id, q.about),
             ReplicaMessage::Answer(a) => format!("q={} s{}", a.id, a.shard.0),
             ReplicaMessage::Order(o) => format!("cmd={} s{}", o.id().0.short(), o.shard.0),
+            ReplicaMessage::Orders(v) => format!("{} commands", v.len()),
+            ReplicaMessage::Outcomes(v) => format!("{} outcomes", v.len()),
         }
     }
 }
@@ -221,6 +235,9 @@ pub struct Replica<C: Consensus> {
     /// Commands of the consensus-only workload ordered lately, oldest first (answers a
     /// client whose command reached this replica after it was ordered).
     recently_ordered: order::Recent,
+    /// Reports of ordered commands not yet sent, by client (sent together, one message
+    /// per client, once the current event is handled).
+    ordered_reports: BTreeMap<u64, Vec<OutcomeReport>>,
     ballots: HashMap<(TxId, u64), Ballot>,
     stats: ReplicaStats,
     scratch: Actions<C::Message, C::Timer>,
@@ -299,6 +316,7 @@ impl<C: Consensus> Replica<C> {
             checking: HashSet::new(),
             submitters: HashMap::new(),
             recently_ordered: order::Recent::default(),
+            ordered_reports: BTreeMap::new(),
             ballots: HashMap::new(),
             stats: ReplicaStats::default(),
             scratch: Actions::new(),
@@ -352,7 +370,17 @@ impl<C: Consensus> Replica<C> {
             (_, ReplicaMessage::Submit(sub)) => self.on_submit(from, sub, out),
             (Addr::Replica(r), ReplicaMessage::Vote(v)) => self.on_vote(r, v, out),
             (_, ReplicaMessage::Query(q)) => self.on_query(from, q, out),
-            (Addr::Client(c), ReplicaMessage::Order(o)) => self.on_order(c, o, out),
+            (Addr::Client(c), ReplicaMessage::Order(o)) => {
+                self.on_order(c, o, out);
+                self.flush_ordered(out);
+            }
+            (Addr::Client(c), ReplicaMessage::Orders(v)) if v.len() <= MAX_ORDERS => {
+                for o in v {
+                    self.on_order(c, o, out);
+                }
+                self.flush_ordered(out);
+            }
+            (Addr::Client(_), ReplicaMessage::Orders(_)) => self.stats.refused_submissions += 1,
             _ => self.stats.misdirected_messages += 1,
         }
     }
@@ -515,6 +543,11 @@ impl<C: Consensus> Replica<C> {
 
     /// Apply ordered commands in order, stopping at a prepare whose check is pending.
     fn apply_queue(&mut self, out: &mut ReplicaOut<C>) {
+        self.apply_ordered_log(out);
+        self.flush_ordered(out);
+    }
+
+    fn apply_ordered_log(&mut self, out: &mut ReplicaOut<C>) {
         while let Some(item) = self.queue.front() {
             match item {
                 Item::Snapshot(seq) => {
@@ -553,10 +586,9 @@ impl<C: Consensus> Replica<C> {
                             }
                         }
                         SbacCommand::Accept(acc) => self.engine.accept(acc),
-                        SbacCommand::Order(o) => {
-                            let id = o.id();
+                        SbacCommand::Order(_) => {
                             self.queue.pop_front();
-                            self.ordered(id, out);
+                            self.ordered(TxId(key));
                             continue;
                         }
                     };

@@ -40,19 +40,17 @@ impl<C: Consensus> Replica<C> {
             self.stats.refused_submissions += 1;
             return;
         }
-        let id = request.id();
+        let command = request.command();
+        let id = TxId(command.digest());
         if self.recently_ordered.contains(&id) {
-            out.push(ReplicaAction::Send {
-                to: Addr::Client(client),
-                msg: ReplicaMessage::Outcome(self.ordered_report(id)),
-            });
+            let report = self.ordered_report(id);
+            self.ordered_reports.entry(client).or_default().push(report);
             return;
         }
         let list = self.submitters.entry(id).or_default();
         if !list.contains(&client) {
             list.push(client);
         }
-        let command = Command::new(SbacCommand::Order(request).encode());
         let mut a = std::mem::take(&mut self.scratch);
         self.consensus.propose(command, &mut a);
         self.consensus_actions(&mut a, out);
@@ -60,14 +58,25 @@ impl<C: Consensus> Replica<C> {
     }
 
     /// Command `id` was delivered: report it to the clients that sent it here.
-    pub(super) fn ordered(&mut self, id: TxId, out: &mut ReplicaOut<C>) {
+    pub(super) fn ordered(&mut self, id: TxId) {
         self.recently_ordered.insert(id);
         let clients = self.submitters.remove(&id).unwrap_or_default();
         for c in clients {
-            out.push(ReplicaAction::Send {
-                to: Addr::Client(c),
-                msg: ReplicaMessage::Outcome(self.ordered_report(id)),
-            });
+            let report = self.ordered_report(id);
+            self.ordered_reports.entry(c).or_default().push(report);
+        }
+    }
+
+    /// Send the reports gathered while handling the current event: one message per
+    /// client, however many of its commands one delivered batch held.
+    pub(super) fn flush_ordered(&mut self, out: &mut ReplicaOut<C>) {
+        for (c, mut reports) in std::mem::take(&mut self.ordered_reports) {
+            let msg = if reports.len() == 1 {
+                ReplicaMessage::Outcome(reports.pop().expect("one"))
+            } else {
+                ReplicaMessage::Outcomes(reports)
+            };
+            out.push(ReplicaAction::Send { to: Addr::Client(c), msg });
         }
     }
 

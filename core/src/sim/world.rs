@@ -414,18 +414,23 @@ impl<C: Consensus> World<C> {
                 self.replica_actions(i, out);
             }
             Addr::Client(c) => {
-                let (Addr::Replica(r), ReplicaMessage::Outcome(report)) = (from, msg) else {
-                    return;
+                let reports = match (from, msg) {
+                    (Addr::Replica(r), ReplicaMessage::Outcome(report)) => (r, vec![report]),
+                    (Addr::Replica(r), ReplicaMessage::Outcomes(reports)) => (r, reports),
+                    _ => return,
                 };
+                let (r, reports) = reports;
                 let Some(client) = self.clients.get_mut(c as usize) else { return };
-                self.trace.record(self.now, || {
-                    TraceKind::Line(format!("{r} -> c{c} Outcome {}", report.outcome.name()))
-                });
-                let before = client.finished().len();
                 let mut out = Vec::new();
-                client.on_report(r, report, &mut out);
-                if let Some(f) = client.finished().get(before) {
-                    self.outcome_times.push((c as usize, f.tx, self.now));
+                for report in reports {
+                    self.trace.record(self.now, || {
+                        TraceKind::Line(format!("{r} -> c{c} Outcome {}", report.outcome.name()))
+                    });
+                    let before = client.finished().len();
+                    client.on_report(r, report, &mut out);
+                    if let Some(f) = client.finished().get(before) {
+                        self.outcome_times.push((c as usize, f.tx, self.now));
+                    }
                 }
                 self.client_actions(c as usize, out);
             }

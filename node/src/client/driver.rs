@@ -4,14 +4,14 @@
 //! outcomes and answers, and timers into re-sends; a submission or read whose caller has
 //! stopped waiting is dropped at its next re-send instead of being re-sent for ever.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
 use chainspace_core::committee::Committee;
 use chainspace_core::order::OrderRequest;
-use chainspace_core::replica::{Addr, AnswerBody, Query, ReplicaMessage, Subject};
+use chainspace_core::replica::{Addr, AnswerBody, MAX_ORDERS, Query, ReplicaMessage, Subject};
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
 use chainspace_core::types::{ReplicaId, ShardId};
@@ -22,6 +22,9 @@ use tokio::time::Instant;
 use super::reads::Reads;
 use super::{ClientConfig, ClientMessage, ClientStats};
 use crate::timers::{TimerQueue, sleep_until};
+
+/// Most commands taken from the queue before what they send goes out.
+const COMMANDS_AT_ONCE: usize = 1024;
 
 /// A submission, with where to send its outcome.
 pub(super) struct Submit {
@@ -105,9 +108,7 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
-                    Some(Command::Submit(s)) => self.on_submit(s).await,
-                    Some(Command::Order(o, reply)) => self.on_order(o, reply).await,
-                    Some(Command::Read(r)) => self.on_read(r).await,
+                    Some(first) => self.on_commands(first, &mut commands).await,
                     None => break,
                 },
                 () = sleep_until(deadline) => {
@@ -126,19 +127,35 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         }
     }
 
-    async fn on_submit(&mut self, s: Submit) {
+    /// `first` and the commands already waiting behind it (up to [`COMMANDS_AT_ONCE`]),
+    /// so that what they send to one replica goes out in one message.
+    async fn on_commands(
+        &mut self,
+        first: Command,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) {
         let mut out = Vec::new();
-        let tx = self.submitter.submit(s.request, s.instance, &mut out);
-        self.waiters.entry(tx).or_default().push(s.reply);
-        self.bump(|st| st.submitted += 1);
-        self.carry_out(out).await;
-    }
-
-    async fn on_order(&mut self, request: OrderRequest, reply: oneshot::Sender<Finished>) {
-        let mut out = Vec::new();
-        let id = self.submitter.order(request, &mut out);
-        self.waiters.entry(id).or_default().push(reply);
-        self.bump(|st| st.submitted += 1);
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(command) = next.take() {
+            match command {
+                Command::Submit(s) => {
+                    let tx = self.submitter.submit(s.request, s.instance, &mut out);
+                    self.waiters.entry(tx).or_default().push(s.reply);
+                    self.bump(|st| st.submitted += 1);
+                }
+                Command::Order(request, reply) => {
+                    let id = self.submitter.order(request, &mut out);
+                    self.waiters.entry(id).or_default().push(reply);
+                    self.bump(|st| st.submitted += 1);
+                }
+                Command::Read(r) => self.on_read(r).await,
+            }
+            taken += 1;
+            if taken < COMMANDS_AT_ONCE {
+                next = commands.try_recv().ok();
+            }
+        }
         self.carry_out(out).await;
     }
 
@@ -190,7 +207,11 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         let (from, message) = match (from, postcard::from_bytes::<ClientMessage>(bytes)) {
             (
                 Addr::Replica(r),
-                Ok(m @ (ReplicaMessage::Outcome(_) | ReplicaMessage::Answer(_))),
+                Ok(
+                    m @ (ReplicaMessage::Outcome(_)
+                    | ReplicaMessage::Outcomes(_)
+                    | ReplicaMessage::Answer(_)),
+                ),
             ) => (r, m),
             (_, Ok(_)) | (_, Err(_)) => {
                 self.bump(|st| st.bad_replies += 1);
@@ -199,8 +220,9 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
             }
         };
         self.bump(|st| st.messages_in += 1);
-        let report = match message {
-            ReplicaMessage::Outcome(report) => report,
+        let reports = match message {
+            ReplicaMessage::Outcome(report) => vec![report],
+            ReplicaMessage::Outcomes(reports) => reports,
             ReplicaMessage::Answer(answer) => {
                 if self.reads.on_answer(from, answer) {
                     self.bump(|st| st.reads_resolved += 1);
@@ -210,7 +232,9 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
             _ => return,
         };
         let mut out = Vec::new();
-        self.submitter.on_report(from, report, &mut out);
+        for report in reports {
+            self.submitter.on_report(from, report, &mut out);
+        }
         self.carry_out(out).await;
         for finished in self.submitter.take_finished() {
             self.bump(|st| st.finished += 1);
@@ -221,13 +245,15 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
     }
 
     async fn carry_out(&mut self, out: Vec<ClientAction>) {
+        // Commands for one replica go together, in one message.
+        let mut orders: BTreeMap<ReplicaId, Vec<OrderRequest>> = BTreeMap::new();
         for action in out {
             match action {
                 ClientAction::Send { to, submission } => {
                     self.send(to, ReplicaMessage::Submit(submission)).await
                 }
                 ClientAction::SendOrder { to, request } => {
-                    self.send(to, ReplicaMessage::Order(request)).await
+                    orders.entry(to).or_default().push(request)
                 }
                 ClientAction::SetTimer { timer, after } => {
                     self.timers.set(DriverTimer::Submit(timer), after)
@@ -235,6 +261,18 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                 ClientAction::CancelTimer { timer } => {
                     self.timers.cancel(&DriverTimer::Submit(timer))
                 }
+            }
+        }
+        for (to, mut requests) in orders {
+            while !requests.is_empty() {
+                let rest = requests.split_off(requests.len().min(MAX_ORDERS));
+                let msg = if requests.len() == 1 {
+                    ReplicaMessage::Order(requests.pop().expect("one"))
+                } else {
+                    ReplicaMessage::Orders(requests)
+                };
+                self.send(to, msg).await;
+                requests = rest;
             }
         }
     }
