@@ -236,6 +236,7 @@ impl Controller {
                 self.measured += 1;
                 self.records.push(Record {
                     client: c,
+                    id: None,
                     scheduled,
                     sent: None,
                     done: None,
@@ -267,6 +268,7 @@ impl Controller {
             }
             self.records.push(Record {
                 client: c,
+                id: Some(id),
                 scheduled,
                 sent: Some(now),
                 done: None,

@@ -17,6 +17,7 @@ pub mod sim;
 
 pub use run::{Finished, Options, RunError, run_file, run_into};
 pub mod manifest;
+pub mod phases;
 pub mod plot;
 pub mod record;
 pub mod summary;

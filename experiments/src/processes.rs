@@ -267,7 +267,7 @@ pub async fn run(
         }
     }
     let driven = match result {
-        Ok(()) => drive(exp, &clients, &mut procs, progress).await.map(Some),
+        Ok(()) => drive(exp, &clients, &mut procs, progress, None).await.map(Some),
         Err(e) => Err(e),
     };
     for c in &clients {

@@ -4,22 +4,27 @@
 //! controller runs in one task and every transaction is submitted from a task of its own,
 //! so an open-loop schedule never waits on a slow transaction.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chainspace_core::replica::{Milestone, Step};
 use chainspace_core::transaction::TxId;
+use chainspace_core::types::ShardId;
 use chainspace_node::client::{Client, ClientConfig};
 use chainspace_node::local::{LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
+use chainspace_node::runtime::Observer;
 use checker_http::HttpConfig;
 use tokio::sync::mpsc;
 use transport_quic::QuicConfig;
 
 use crate::config::{
-    Experiment, Fault, FaultKind, Processes, StoreKind, TransportKind, replica_name,
+    Experiment, Fault, FaultKind, Processes, StoreKind, TransportKind, WorkloadKind, replica_name,
 };
 use crate::driver::{Controller, Payload};
 use crate::manifest;
+use crate::phases::PhaseLog;
 use crate::progress::{Progress, Rate};
 use crate::run::{RunError, RunOutput, describe_fault};
 use crate::summary::{ProcessUsage, ReplicaUsage};
@@ -99,6 +104,7 @@ async fn one_process(
     )
     .map_err(|e| RunError::Setup(format!("cluster.checkers: {e}")))?;
     checkers.start_all().await.map_err(|e| RunError::Setup(format!("starting checkers: {e}")))?;
+    let observed: Arc<Observed> = Arc::default();
     let config = LocalConfig {
         shards: exp.cluster.shards,
         replicas: exp.cluster.replicas,
@@ -110,6 +116,15 @@ async fn one_process(
         transport: TransportChoice::Quic(QuicConfig::default()),
         replica: exp.replica_config(),
         checkers: checkers.registry.clone(),
+        observer: (exp.workload.kind == WorkloadKind::Sbac).then(|| {
+            let observed = observed.clone();
+            Observer(Arc::new(move |m: Milestone| {
+                if m.instance == 1 {
+                    let mut seen = observed.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.entry((m.tx, m.shard, m.step)).or_insert_with(Instant::now);
+                }
+            }))
+        }),
     };
     let cpu0 = manifest::process_cpu_seconds();
     let mut net = LocalNetwork::start(config).map_err(|e| RunError::Setup(e.to_string()))?;
@@ -118,7 +133,8 @@ async fn one_process(
         .map(|_| net.client(ClientConfig::default()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Setup(format!("client: {e}")))?;
-    let result = drive(exp, &clients, &mut net, progress).await;
+    let observing = exp.workload.kind == WorkloadKind::Sbac;
+    let result = drive(exp, &clients, &mut net, progress, observing.then_some(&*observed)).await;
     for c in &clients {
         c.shutdown().await;
     }
@@ -156,13 +172,19 @@ async fn one_process(
     Ok(out)
 }
 
+/// Steps replicas of this process applied (for per-phase times): the earliest instant per
+/// transaction, shard and step.
+pub type Observed = Mutex<HashMap<(TxId, ShardId, Step), Instant>>;
+
 /// Drive the workload of `exp` through `clients` against `cluster`; returns the output
-/// (usage left for the caller) and the run's wall time.
+/// (usage left for the caller) and the run's wall time. With `observed`, the steps the
+/// replicas report there become the summary's per-phase times.
 pub async fn drive<C: Cluster>(
     exp: &Experiment,
     clients: &[Client],
     cluster: &mut C,
     progress: &Progress,
+    observed: Option<&Observed>,
 ) -> Result<(RunOutput, Duration), RunError> {
     let started = Instant::now();
     let mut c = Controller::new(&exp.workload, exp.cluster.shards, exp.seed);
@@ -255,6 +277,15 @@ pub async fn drive<C: Cluster>(
             cost_model: None,
             faults: exp.faults.iter().filter(|f| f.at <= ran).map(describe_fault).collect(),
             notes: Vec::new(),
+            phases: observed.map(|seen| {
+                let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                let mut log = PhaseLog::default();
+                for ((tx, shard, step), at) in seen.iter() {
+                    let m = Milestone { tx: *tx, instance: 1, shard: *shard, step: *step };
+                    log.note(m, at.saturating_duration_since(t0));
+                }
+                log
+            }),
         },
         wall,
     ))

@@ -18,6 +18,8 @@ use crate::summary::{Latency, Second};
 pub struct Record {
     /// The client that sent it.
     pub client: usize,
+    /// Its ID, once it was sent.
+    pub id: Option<chainspace_core::transaction::TxId>,
     /// When the schedule said to send it.
     pub scheduled: Duration,
     /// When it was sent (`None`: an open-loop arrival still waiting when the window
@@ -119,6 +121,7 @@ mod tests {
 
     fn rec(scheduled: u64, done: Option<u64>, abort: Option<&str>) -> Record {
         Record {
+            id: None,
             client: 0,
             scheduled: Duration::from_millis(scheduled),
             sent: Some(Duration::from_millis(scheduled)),

@@ -61,6 +61,7 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
         abort_latency_ms: record::latency(
             records.iter().filter(|r| r.abort.is_some()).filter_map(Record::latency),
         ),
+        phases_ms: out.phases.as_ref().map(|log| log.phases(records, exp.cluster.shards)),
         aborts_by_reason: record::aborts_by_reason(records),
         timeline: record::timeline(records, start, seconds),
         replicas_usage: out.replicas_usage.clone(),
@@ -188,6 +189,17 @@ pub fn table(s: &Summary) -> String {
         "  latency     p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (committed)",
         l.p50, l.p90, l.p99, l.max
     );
+    if let Some(p) = &s.phases_ms {
+        let mut line = format!("  phases      prepare p50 {:.1} ms", p.prepare.p50);
+        if p.accept.count > 0 {
+            line += &format!(", accept p50 {:.1} ms", p.accept.p50);
+        }
+        let _ = writeln!(
+            t,
+            "{line}, report p50 {:.1} ms (p99: {:.1} / {:.1} / {:.1})",
+            p.report.p50, p.prepare.p99, p.accept.p99, p.report.p99
+        );
+    }
     for (reason, n) in &s.aborts_by_reason {
         let _ = writeln!(t, "  aborts      {n} x {reason}");
     }

@@ -46,6 +46,8 @@ pub struct RunOutput {
     pub faults: Vec<String>,
     /// Notes for the summary.
     pub notes: Vec<String>,
+    /// The S-BAC steps replicas applied, where they were observed.
+    pub phases: Option<crate::phases::PhaseLog>,
 }
 
 /// How to run.

@@ -16,8 +16,9 @@ use chainspace_core::transaction::TxId;
 use chainspace_core::types::ReplicaId;
 use consensus_any::AnyConsensus;
 
-use crate::config::{Experiment, FaultKind, SimParams, TransportKind, replica_name};
+use crate::config::{Experiment, FaultKind, SimParams, TransportKind, WorkloadKind, replica_name};
 use crate::driver::{Controller, Payload, Send};
+use crate::phases::PhaseLog;
 use crate::progress::{Progress, Rate};
 use crate::run::{RunError, RunOutput, describe_fault};
 use crate::summary::{CostModelInfo, ReplicaUsage};
@@ -129,6 +130,13 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
             calibration: params.calibration.clone(),
         }),
         faults: exp.faults.iter().filter(|f| t0 + f.at <= elapsed).map(describe_fault).collect(),
+        phases: w.milestones.take().map(|steps| {
+            let mut log = PhaseLog::default();
+            for (m, at) in steps {
+                log.note(m, at.saturating_sub(t0));
+            }
+            log
+        }),
         notes: vec![format!(
             "simulated: times are virtual; {:.1} s of virtual time took {:.1} s of CPU on one thread",
             elapsed.as_secs_f64(),
@@ -211,6 +219,9 @@ fn world(
         factory,
     );
     w.cost = params.cost;
+    if exp.workload.kind == WorkloadKind::Sbac {
+        w.milestones = Some(Vec::new());
+    }
     w.check_delay = Duration::ZERO;
     Ok(w)
 }

@@ -23,6 +23,19 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// The phases of committed S-BAC transactions, each a distribution in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// From sending until every concerned shard applied its prepare (single-shard: the
+    /// one fused step).
+    pub prepare: Latency,
+    /// Spanning shards only: from the prepares until every involved shard applied the
+    /// accept.
+    pub accept: Latency,
+    /// From the last accept applied until the client held `f + 1` reports.
+    pub report: Latency,
+}
+
 /// One second of the run (of the measured window, warm-up excluded).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
@@ -133,6 +146,11 @@ pub struct Summary {
     pub latency_ms: Latency,
     /// Latency of aborted transactions.
     pub abort_latency_ms: Latency,
+    /// Where the latency of committed transactions goes, phase by phase (see
+    /// `experiments::phases`); absent where replicas run in processes of their own, and
+    /// for the consensus-only workload.
+    #[serde(default)]
+    pub phases_ms: Option<Phases>,
     /// Aborts by reason.
     pub aborts_by_reason: BTreeMap<String, u64>,
     /// Committed and aborted per second of the measured window.

@@ -31,6 +31,8 @@ fn pbft_over_quic_in_one_process() {
     let s = run("2x4-pbft.toml", &[]);
     assert_eq!(s.consensus, "pbft");
     assert_eq!(s.processes.as_deref(), Some("one"));
+    let p = s.phases_ms.expect("per-phase times with every replica in this process");
+    assert!(p.prepare.p50 > 0.0 && p.report.p50 > 0.0, "{p:#?}");
 }
 
 #[test]
@@ -43,6 +45,7 @@ fn hotstuff_over_quic_in_one_process() {
 fn pbft_over_quic_with_a_process_per_replica() {
     let s = run("2x4-pbft.toml", &[("cluster.processes", "many".into())]);
     assert_eq!(s.processes.as_deref(), Some("many"));
+    assert!(s.phases_ms.is_none(), "replica processes keep their own clocks");
     for u in &s.replicas_usage {
         assert!(u.cpu_s.is_some_and(|c| c > 0.0), "{u:?}");
         assert!(u.peak_rss_mib.is_some_and(|m| m > 1.0), "{u:?}");

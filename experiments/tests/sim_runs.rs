@@ -30,6 +30,9 @@ fn the_2x4_configs_in_the_simulator() {
     for (config, consensus) in [("2x4-pbft.toml", "pbft"), ("2x4-hotstuff.toml", "hotstuff")] {
         let (s, _) = sim(config, &[]);
         assert_eq!(s.consensus, consensus);
+        let p = s.phases_ms.clone().expect("per-phase times in the simulator");
+        assert!(p.prepare.p50 > 0.0 && p.report.p50 > 0.0, "{p:#?}");
+        assert_eq!(p.accept.count, 0, "single-shard transactions have no accept phase");
         assert_eq!(s.aborted, 0);
         assert_eq!(s.unfinished, 0);
     }
@@ -70,6 +73,9 @@ fn open_loop_cross_shard_runs_measure_what_they_offer() {
     // Poisson arrivals at 2000/s for 1 s.
     assert!((1700..2300).contains(&s.submitted), "{}", s.submitted);
     assert!(s.cross_shard > s.submitted / 4 && s.cross_shard < s.submitted * 3 / 4, "{s:#?}");
+    // Cross-shard transactions have an accept phase: votes, certificates, the accept.
+    let p = s.phases_ms.expect("per-phase times");
+    assert!(p.accept.count > 0 && p.accept.p50 > 0.0, "{p:#?}");
 }
 
 #[test]
@@ -136,5 +142,6 @@ fn the_consensus_only_configs_in_the_simulator() {
         assert_eq!((s.workload.as_str(), s.command_bytes), ("consensus", Some(512)));
         assert_eq!((s.aborted, s.unfinished), (0, 0), "{s:#?}");
         assert!(s.notes.iter().any(|n| n.contains("consensus-only")), "{:?}", s.notes);
+        assert!(s.phases_ms.is_none(), "no S-BAC phases");
     }
 }

@@ -69,6 +69,8 @@ pub struct LocalConfig {
     pub replica: ReplicaConfig,
     /// The contracts replicas can check.
     pub checkers: CheckerRegistry,
+    /// Told of every S-BAC step every replica applies (for per-phase times), if set.
+    pub observer: Option<runtime::Observer>,
 }
 
 impl LocalConfig {
@@ -83,6 +85,7 @@ impl LocalConfig {
             transport: TransportChoice::Quic(QuicConfig::default()),
             replica: ReplicaConfig::default(),
             checkers: chainspace_contracts::registry(),
+            observer: None,
         }
     }
 }
@@ -120,6 +123,7 @@ pub struct LocalNetwork {
     protocol: ProtocolConfig,
     replica_config: ReplicaConfig,
     checkers: CheckerRegistry,
+    observer: Option<runtime::Observer>,
     /// Numbers client keys, so every client of this network has its own.
     clients: AtomicU64,
     /// The QUIC clients handed out, to tell them a restarted replica's new address.
@@ -186,7 +190,9 @@ impl LocalNetwork {
                 config.replica.clone(),
                 store,
             )?;
-            nodes.insert(id, runtime::spawn(replica, transport, config.checkers.clone()));
+            let observer = config.observer.clone();
+            let checkers = config.checkers.clone();
+            nodes.insert(id, runtime::spawn_observed(replica, transport, checkers, observer));
         }
         tracing::info!(shards = config.shards, replicas = config.replicas,
             protocol = %config.protocol.protocol(), "local network started");
@@ -201,6 +207,7 @@ impl LocalNetwork {
             protocol: config.protocol,
             replica_config: config.replica,
             checkers: config.checkers,
+            observer: config.observer,
             clients: AtomicU64::new(0),
             quic_clients: Mutex::new(Vec::new()),
         })
@@ -283,7 +290,9 @@ impl LocalNetwork {
             self.replica_config.clone(),
             store,
         )?;
-        self.nodes.insert(id, runtime::spawn(replica, transport, self.checkers.clone()));
+        let observer = self.observer.clone();
+        let checkers = self.checkers.clone();
+        self.nodes.insert(id, runtime::spawn_observed(replica, transport, checkers, observer));
         Ok(())
     }
 

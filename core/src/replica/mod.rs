@@ -161,6 +161,32 @@ pub enum ReplicaAction<M, T> {
         /// One request per contract call.
         requests: Vec<CheckRequest>,
     },
+    /// A step of S-BAC was applied here: for measurements (per-phase times), nothing to
+    /// carry out. Drivers that do not measure ignore it.
+    Milestone(Milestone),
+}
+
+/// A step of S-BAC a replica applied, for measuring how long each phase takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Milestone {
+    /// Transaction.
+    pub tx: TxId,
+    /// Attempt.
+    pub instance: u64,
+    /// The replica's shard.
+    pub shard: ShardId,
+    /// Which step.
+    pub step: Step,
+}
+
+/// The steps a [`Milestone`] marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// The prepare was applied and this shard's vote cast (a transaction spanning
+    /// shards; a single-shard one goes straight to [`Step::Accepted`]).
+    Prepared,
+    /// The outcome is final here: the accept applied, or the fused single-shard step.
+    Accepted,
 }
 
 /// Output buffer of a replica.

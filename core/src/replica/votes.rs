@@ -21,6 +21,9 @@ impl<C: Consensus> Replica<C> {
         for effect in effects {
             match effect {
                 Effect::Vote { tx, instance, commit, reason, involved } => {
+                    let shard = self.id.shard;
+                    let step = Step::Prepared;
+                    out.push(ReplicaAction::Milestone(Milestone { tx, instance, shard, step }));
                     let vote = Vote::new(
                         tx,
                         instance,
@@ -61,6 +64,12 @@ impl<C: Consensus> Replica<C> {
                     self.scratch = a;
                 }
                 Effect::Report(report) => {
+                    out.push(ReplicaAction::Milestone(Milestone {
+                        tx: report.tx,
+                        instance: report.instance,
+                        shard: self.id.shard,
+                        step: Step::Accepted,
+                    }));
                     self.ballots.remove(&(report.tx, report.instance));
                     let clients = self.submitters.remove(&report.tx).unwrap_or_default();
                     for c in clients {

@@ -23,7 +23,7 @@ use crate::committee::Committee;
 use crate::consensus::{Consensus, ProtocolMessage};
 use crate::crypto::Digest;
 use crate::order::OrderRequest;
-use crate::replica::{Addr, Replica, ReplicaAction, ReplicaMessage, ReplicaTimer};
+use crate::replica::{Addr, Milestone, Replica, ReplicaAction, ReplicaMessage, ReplicaTimer};
 use crate::store::{MemoryStore, Store};
 use crate::transaction::TransactionRequest;
 use crate::types::{ReplicaId, ShardId};
@@ -100,6 +100,9 @@ pub struct World<C: Consensus> {
     pub trace: Trace,
     /// When each client learnt each outcome: (client, transaction, virtual time).
     pub outcome_times: Vec<(usize, crate::transaction::TxId, Duration)>,
+    /// The S-BAC steps replicas applied, with the virtual time, if recorded (`None`, the
+    /// default, records nothing: the suites need no per-phase times).
+    pub milestones: Option<Vec<(Milestone, Duration)>>,
 }
 
 impl<C: Consensus> World<C> {
@@ -150,6 +153,7 @@ impl<C: Consensus> World<C> {
             interceptors: HashMap::new(),
             trace: Trace { enabled: false, events: Vec::new() },
             outcome_times: Vec::new(),
+            milestones: None,
         };
         for i in 0..w.nodes.len() {
             let mut out = Vec::new();
@@ -487,6 +491,13 @@ impl<C: Consensus> World<C> {
                         let at = (self.now + delay).max(node.busy_until);
                         self.queue
                             .push(at, Event::CheckDone { node: i, key, verdict, incarnation });
+                    }
+                }
+                ReplicaAction::Milestone(m) => {
+                    // Under a cost model the step is done when the replica's work is.
+                    let at = self.nodes[i].busy_until.max(self.now);
+                    if let Some(log) = &mut self.milestones {
+                        log.push((m, at));
                     }
                 }
             }

@@ -71,6 +71,18 @@ pub fn check_result_dir(dir: &Path, shards: u32, replicas: u32) -> Summary {
     assert!(s.latency_ms.p50 > 0.0 && s.latency_ms.p50 <= s.latency_ms.p99, "{s:#?}");
     assert!(s.latency_ms.p99 <= s.latency_ms.max + 1e-9, "{s:#?}");
     assert_eq!(s.latency_ms.count, s.committed);
+    if let Some(p) = &s.phases_ms {
+        // Every committed transaction is split into phases that add up to its latency
+        // from sending (which is its latency in a closed loop).
+        assert_eq!((p.prepare.count, p.report.count), (s.committed, s.committed), "{p:#?}");
+        assert!(p.accept.count <= s.committed, "{p:#?}");
+        if s.mode == "closed" && s.committed > 0 {
+            let share = p.accept.count as f64 / s.committed as f64;
+            let sum = p.prepare.mean + p.accept.mean * share + p.report.mean;
+            let mean = s.latency_ms.mean;
+            assert!((sum - mean).abs() <= 0.01 * mean + 0.05, "phases {sum} vs latency {mean}");
+        }
+    }
     assert_eq!(s.submitted, s.committed + s.aborted + s.unfinished);
     assert_eq!(s.aborts_by_reason.values().sum::<u64>(), s.aborted);
     let in_timeline: u64 = s.timeline.iter().map(|t| t.committed).sum();

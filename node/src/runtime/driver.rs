@@ -31,6 +31,8 @@ pub(super) struct Driver<C: Consensus, T: ?Sized> {
     counters: NodeStats,
     /// Where [`super::ReplicaHandle::stats`] reads the counters.
     shared: Arc<Mutex<NodeStats>>,
+    /// Told of every S-BAC step applied, if anyone measures them.
+    observer: Option<super::Observer>,
 }
 
 impl<C, T> Driver<C, T>
@@ -43,6 +45,7 @@ where
         transport: Arc<T>,
         checkers: Arc<CheckerRegistry>,
         shared: Arc<Mutex<NodeStats>>,
+        observer: Option<super::Observer>,
     ) -> Self {
         Driver {
             replica,
@@ -52,6 +55,7 @@ where
             checks: JoinSet::new(),
             counters: NodeStats::default(),
             shared,
+            observer,
         }
     }
 
@@ -173,6 +177,11 @@ where
                         let (verdict, failed) = run_checks(&checkers, &requests).await;
                         (key, verdict, failed)
                     });
+                }
+                ReplicaAction::Milestone(m) => {
+                    if let Some(observe) = &self.observer {
+                        (observe.0)(m);
+                    }
                 }
             }
         }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use chainspace_core::checker::CheckerRegistry;
 use chainspace_core::consensus::{Consensus, ConsensusStats};
-use chainspace_core::replica::{Replica, ReplicaStats};
+use chainspace_core::replica::{Milestone, Replica, ReplicaStats};
 use chainspace_core::transport::Transport;
 use chainspace_core::types::ReplicaId;
 use tokio::sync::{mpsc, oneshot};
@@ -76,6 +76,17 @@ pub struct ReplicaHandle<C: Consensus> {
     task: Option<JoinHandle<NodeStats>>,
 }
 
+/// Told of each S-BAC step a replica applies ([`Milestone`]), from the replica's task:
+/// how the experiments runner times the phases of a transaction. It should be quick.
+#[derive(Clone)]
+pub struct Observer(pub Arc<dyn Fn(Milestone) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
 /// Start driving `replica` over `transport`, checking calls with `checkers`. Must be called
 /// inside a tokio runtime. The replica's `on_start` runs in the new task.
 pub fn spawn<C, T>(
@@ -87,11 +98,26 @@ where
     C: Consensus + Send + 'static,
     T: Transport + ?Sized + 'static,
 {
+    spawn_observed(replica, transport, checkers, None)
+}
+
+/// [`spawn`], telling `observer` of every S-BAC step the replica applies.
+pub fn spawn_observed<C, T>(
+    replica: Replica<C>,
+    transport: Arc<T>,
+    checkers: CheckerRegistry,
+    observer: Option<Observer>,
+) -> ReplicaHandle<C>
+where
+    C: Consensus + Send + 'static,
+    T: Transport + ?Sized + 'static,
+{
     let id = replica.id();
     let (stop, stop_rx) = oneshot::channel();
     let (queries, queries_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(NodeStats::default()));
-    let driver = driver::Driver::new(replica, transport, Arc::new(checkers), stats.clone());
+    let driver =
+        driver::Driver::new(replica, transport, Arc::new(checkers), stats.clone(), observer);
     let task = tokio::spawn(driver.run(stop_rx, queries_rx));
     ReplicaHandle { id, stop: Some(stop), queries, stats, task: Some(task) }
 }
