@@ -58,7 +58,7 @@ impl QuicClient {
         let endpoint =
             Endpoint::client(local).map_err(|source| QuicError::Bind { addr: local, source })?;
         let cx = Arc::new(Context {
-            inbox: Inbox::new(config.queue_capacity),
+            inbox: Inbox::new(config.queue_capacity, config.queue_bytes),
             counters: Counters::default(),
             shutdown: Shutdown::new(),
             max_message: config.max_message,

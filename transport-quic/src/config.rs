@@ -13,6 +13,12 @@ pub struct QuicConfig {
     /// and of each peer's send queue. Past it, messages are dropped and counted, so a slow
     /// or dead peer costs bounded memory and never blocks the sender.
     pub queue_capacity: usize,
+    /// Capacity, in bytes of messages, of the same queues. A count alone bounds nothing
+    /// when messages are large: 4,096 consensus batches or view changes of several MB
+    /// each is tens of GB per queue. Past it, messages are dropped and counted just as
+    /// past `queue_capacity`. A message is taken into an empty queue whatever its size
+    /// (up to `max_message`), so a queue never refuses everything.
+    pub queue_bytes: usize,
     /// Whether a replica endpoint accepts client connections. Without them its TLS
     /// verifier admits committee keys only, so a stranger fails in the handshake.
     pub accept_clients: bool,
@@ -39,6 +45,7 @@ impl Default for QuicConfig {
         QuicConfig {
             max_message: 32 << 20,
             queue_capacity: 4096,
+            queue_bytes: 64 << 20,
             accept_clients: true,
             max_clients: 10_000,
             backoff_min: Duration::from_millis(50),

@@ -48,6 +48,7 @@ mod frame;
 mod identity;
 mod link;
 mod pump;
+mod queue;
 mod replica;
 mod reset;
 mod shared;

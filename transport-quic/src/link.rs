@@ -19,26 +19,34 @@ use std::time::{Duration, Instant};
 use chainspace_core::replica::Addr;
 use quinn::{Connection, ConnectionError, Endpoint};
 use rustls::pki_types::CertificateDer;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::config::QuicConfig;
 use crate::identity::SERVER_NAME;
 use crate::pump::{Context, Pumped, pump, read_connection};
+use crate::queue;
 use crate::shared::bump;
 
 /// The sending end of one peer's queue.
 #[derive(Clone, Debug)]
 pub(crate) struct Link {
-    queue: mpsc::Sender<Vec<u8>>,
+    queue: queue::Sender<Vec<u8>>,
 }
 
 impl Link {
-    /// Queue `bytes`; if the queue is full (peer slow or down), drop and count them.
+    /// Queue `bytes`; if the queue is full by count or by bytes (peer slow or down), drop
+    /// and count them.
     pub(crate) fn push(&self, bytes: Vec<u8>, cx: &Context) {
-        if self.queue.try_send(bytes).is_err() {
+        let size = bytes.len();
+        if !self.queue.try_send(bytes, size) {
             bump(&cx.counters.dropped_outgoing);
         }
     }
+}
+
+/// A peer's send queue, bounded as `config` says.
+fn peer_queue(config: &QuicConfig) -> (queue::Sender<Vec<u8>>, queue::Receiver<Vec<u8>>) {
+    queue::bounded(config.queue_capacity, config.queue_bytes)
 }
 
 /// Application error code of a connection dropped because its peer restarted: the peer
@@ -74,7 +82,7 @@ pub(crate) fn dial(
     config: &QuicConfig,
     cx: Arc<Context>,
 ) -> Link {
-    let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let (queue, rx) = peer_queue(config);
     tokio::spawn(dial_loop(endpoint, target, config.clone(), rx, cx));
     Link { queue }
 }
@@ -83,7 +91,7 @@ async fn dial_loop(
     endpoint: Endpoint,
     mut target: Target,
     config: QuicConfig,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: queue::Receiver<Vec<u8>>,
     cx: Arc<Context>,
 ) {
     let mut backoff = config.backoff_min;
@@ -229,7 +237,7 @@ pub(crate) fn reply(
     cx: Arc<Context>,
     gone: impl FnOnce() + Send + 'static,
 ) -> Link {
-    let (queue, mut rx) = mpsc::channel(config.queue_capacity.max(1));
+    let (queue, mut rx) = peer_queue(config);
     tokio::spawn(async move {
         let _ = pump(&conn, &mut rx, None, &cx.shutdown, std::future::pending()).await;
         gone();

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use chainspace_core::replica::Addr;
 use quinn::{Connection, RecvStream, SendStream};
-use tokio::sync::mpsc;
 
 use crate::frame::{self, Read, STOP_OVERSIZED};
+use crate::queue;
 use crate::shared::{Counters, Inbox, Shutdown, bump};
 
 /// What an endpoint's tasks share.
@@ -92,7 +92,7 @@ pub(crate) enum Pumped {
 /// showed to be a large share of its CPU.
 pub(crate) async fn pump(
     conn: &Connection,
-    queue: &mut mpsc::Receiver<Vec<u8>>,
+    queue: &mut queue::Receiver<Vec<u8>>,
     mut carry: Option<Vec<u8>>,
     shutdown: &Shutdown,
     abandon: impl Future<Output = ()>,
@@ -119,8 +119,8 @@ pub(crate) async fn pump(
         };
         while message.len() < BATCH_BYTES {
             match queue.try_recv() {
-                Ok(m) => frame::append(&mut message, &m),
-                Err(_) => break,
+                Some(m) => frame::append(&mut message, &m),
+                None => break,
             }
         }
         let s = match stream.as_mut() {

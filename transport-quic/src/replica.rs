@@ -88,7 +88,7 @@ impl QuicTransport {
             Endpoint::new(reset::endpoint_config(keypair), Some(server), socket, runtime)
                 .map_err(bind_error)?;
         let cx = Arc::new(Context {
-            inbox: Inbox::new(config.queue_capacity),
+            inbox: Inbox::new(config.queue_capacity, config.queue_bytes),
             counters: Counters::default(),
             shutdown: Shutdown::new(),
             max_message: config.max_message,

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chainspace_core::replica::Addr;
 use chainspace_core::transport::REPLICA_BURST;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, watch};
 
 use crate::QuicError;
+use crate::queue;
 
 /// A one-way shutdown signal every task selects on.
 #[derive(Debug)]
@@ -37,11 +38,12 @@ pub struct QuicStats {
     pub oversized_frames: u64,
     /// Streams that ended in the middle of a frame.
     pub truncated_frames: u64,
-    /// Received messages dropped because the replica queue was full.
+    /// Received messages dropped because the replica queue was full (by count or bytes).
     pub dropped_from_replicas: u64,
-    /// Received messages dropped because the client queue was full.
+    /// Received messages dropped because the client queue was full (by count or bytes).
     pub dropped_from_clients: u64,
-    /// Messages to send dropped: the peer's queue was full, or the client is gone.
+    /// Messages to send dropped: the peer's queue was full (by count or bytes), or the
+    /// client is gone.
     pub dropped_outgoing: u64,
     /// Connections refused after the handshake (replica ALPN with a non-committee key,
     /// clients when not served or too many).
@@ -97,8 +99,8 @@ impl Counters {
 type Message = (Addr, Vec<u8>);
 
 struct Lanes {
-    replicas: mpsc::Receiver<Message>,
-    clients: mpsc::Receiver<Message>,
+    replicas: queue::Receiver<Message>,
+    clients: queue::Receiver<Message>,
     /// Replica messages served in a row while client messages waited.
     streak: u32,
 }
@@ -107,26 +109,29 @@ struct Lanes {
 /// full queue drops the message), so QUIC flow control never backs up into a peer's
 /// connection because this replica is busy, and a client flood fills only its own queue.
 pub(crate) struct Inbox {
-    replicas: mpsc::Sender<Message>,
-    clients: mpsc::Sender<Message>,
+    replicas: queue::Sender<Message>,
+    clients: queue::Sender<Message>,
     lanes: Mutex<Lanes>,
 }
 
 impl Inbox {
-    pub(crate) fn new(capacity: usize) -> Self {
-        let (replicas, replica_rx) = mpsc::channel(capacity.max(1));
-        let (clients, client_rx) = mpsc::channel(capacity.max(1));
+    /// Two queues of `capacity` messages and `bytes` bytes each.
+    pub(crate) fn new(capacity: usize, bytes: usize) -> Self {
+        let (replicas, replica_rx) = queue::bounded(capacity, bytes);
+        let (clients, client_rx) = queue::bounded(capacity, bytes);
         let lanes = Lanes { replicas: replica_rx, clients: client_rx, streak: 0 };
         Inbox { replicas, clients, lanes: Mutex::new(lanes) }
     }
 
-    /// Queue a message from `from`, or drop and count it if its class's queue is full.
+    /// Queue a message from `from`, or drop and count it if its class's queue is full (by
+    /// count or by bytes).
     pub(crate) fn push(&self, from: Addr, bytes: Vec<u8>, counters: &Counters) {
         let (lane, dropped) = match from {
             Addr::Replica(_) => (&self.replicas, &counters.dropped_from_replicas),
             Addr::Client(_) => (&self.clients, &counters.dropped_from_clients),
         };
-        if lane.try_send((from, bytes)).is_err() {
+        let size = bytes.len();
+        if !lane.try_send((from, bytes), size) {
             bump(dropped);
         }
     }
@@ -143,7 +148,7 @@ impl Inbox {
         }
         let Lanes { replicas, clients, streak } = &mut *lanes;
         if *streak >= REPLICA_BURST
-            && let Ok(m) = clients.try_recv()
+            && let Some(m) = clients.try_recv()
         {
             *streak = 0;
             return Ok(m);

@@ -1,6 +1,7 @@
 //! The QUIC transport's tests: the core conformance suite, then what only a real network
 //! with real keys can show (identity, hostile peers, restarts, floods).
 
+mod bounds;
 mod common;
 mod resilience;
 mod restart;
