@@ -42,7 +42,7 @@ impl HotStuff {
             self.ignore();
             return;
         }
-        let digest = match p.verify(&self.committee, self.cfg.max_batch) {
+        let digest = match p.verify(&self.committee, self.cfg.batch_limits()) {
             Ok(d) => d,
             Err(e) => return self.invalid(e),
         };
@@ -316,26 +316,35 @@ impl HotStuff {
         !self.pending.is_empty() || self.chain_busy()
     }
 
-    /// Pending commands not already in the branch being extended.
-    pub(crate) fn select_batch(&self) -> Vec<Command> {
+    /// Pending commands not already in the branch being extended, in arrival order, up to
+    /// `max_batch` commands and `max_batch_bytes` bytes (a command larger than that goes
+    /// alone). Also whether the batch is full: cut by one of the limits rather than by
+    /// running out of commands.
+    pub(crate) fn select_batch(&self) -> (Vec<Command>, bool) {
         let in_branch: DigestSet = self
             .branch(self.high_qc.block)
             .iter()
             .flat_map(|b| b.payload.iter().map(|c| c.digest()))
             .collect();
         let mut batch = Vec::new();
+        let mut bytes = 0;
         for d in self.pending_order.values() {
             if batch.len() >= self.cfg.max_batch {
-                break;
+                return (batch, true);
             }
             if in_branch.contains(d) || self.recent_set.contains_key(d) {
                 continue;
             }
             if let Some((_, c)) = self.pending.get(d) {
+                if !batch.is_empty() && bytes + c.len() > self.cfg.max_batch_bytes {
+                    return (batch, true);
+                }
+                bytes += c.len();
                 batch.push(c.clone());
             }
         }
-        batch
+        let full = batch.len() >= self.cfg.max_batch || bytes >= self.cfg.max_batch_bytes;
+        (batch, full)
     }
 
     /// The leader of the current round proposes once, when there is work: new commands,
@@ -356,12 +365,12 @@ impl HotStuff {
         if self.high_qc.round + 1 != round && tc.is_none() {
             return;
         }
-        let batch = self.select_batch();
+        let (batch, full) = self.select_batch();
         let busy = self.chain_busy();
         if batch.is_empty() && !busy {
             return;
         }
-        if !busy && batch.len() < self.cfg.max_batch && self.batch_fired_round != round {
+        if !busy && !full && self.batch_fired_round != round {
             if self.batch_timer_round != round {
                 self.batch_timer_round = round;
                 out.set_timer(crate::replica::Timer::Batch, self.cfg.max_batch_delay);

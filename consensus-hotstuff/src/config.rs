@@ -3,12 +3,19 @@
 use std::time::Duration;
 
 use crate::error::HotStuffError;
+use crate::message::BatchLimits;
 
 /// Parameters of a HotStuff replica. Every replica of a shard must use the same values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HotStuffConfig {
     /// Most commands in one block.
     pub max_batch: usize,
+    /// Most bytes of commands in one block. Counting commands alone lets a block of large
+    /// commands (creates of hundreds of objects are tens of KB each) grow to many MB: it
+    /// takes long to send, verify and execute, trips round timeouts, and every fetch and
+    /// retransmission carries it again. A command larger than this still goes, alone in
+    /// its block.
+    pub max_batch_bytes: usize,
     /// How long a leader with a partial batch and nothing else to drive waits to fill it.
     /// With uncommitted blocks to push through the three-chain it proposes at once.
     pub max_batch_delay: Duration,
@@ -36,6 +43,7 @@ impl Default for HotStuffConfig {
     fn default() -> Self {
         HotStuffConfig {
             max_batch: 400,
+            max_batch_bytes: 1 << 20,
             max_batch_delay: Duration::from_millis(2),
             round_timeout: Duration::from_millis(500),
             max_backoff_exponent: 6,
@@ -49,11 +57,19 @@ impl Default for HotStuffConfig {
 }
 
 impl HotStuffConfig {
+    /// The batch limits a replica checks received blocks against.
+    pub fn batch_limits(&self) -> BatchLimits {
+        BatchLimits { max_batch: self.max_batch, max_batch_bytes: self.max_batch_bytes }
+    }
+
     /// Check that the values can work together.
     pub fn validate(&self) -> Result<(), HotStuffError> {
         let err = |key, reason: &str| Err(HotStuffError::Config { key, reason: reason.into() });
         if self.max_batch == 0 {
             return err("max_batch", "must be at least 1");
+        }
+        if self.max_batch_bytes == 0 {
+            return err("max_batch_bytes", "must be at least 1");
         }
         if self.round_timeout.is_zero() {
             return err("round_timeout", "must be positive");
@@ -86,6 +102,8 @@ mod tests {
         HotStuffConfig::default().validate().unwrap();
         let bad = HotStuffConfig { max_batch: 0, ..HotStuffConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("max_batch"));
+        let bad = HotStuffConfig { max_batch_bytes: 0, ..HotStuffConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("max_batch_bytes"));
         let bad = HotStuffConfig { round_timeout: Duration::ZERO, ..HotStuffConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("round_timeout"));
     }

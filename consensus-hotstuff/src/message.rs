@@ -25,6 +25,31 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("encoding to a Vec cannot fail")
 }
 
+/// How large a block's batch may be: what the configuration's `max_batch` and
+/// `max_batch_bytes` allow. A replica rejects a block past either, so a faulty leader
+/// cannot make its peers hold, relay and re-send blocks of any size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most commands.
+    pub max_batch: usize,
+    /// Most bytes of commands, unless the batch holds a single command.
+    pub max_batch_bytes: usize,
+}
+
+impl BatchLimits {
+    /// Check `batch` against the limits.
+    pub fn check(&self, batch: &[Command]) -> Result<(), Invalid> {
+        if batch.len() > self.max_batch {
+            return Err(Invalid::BatchTooLarge { len: batch.len(), max: self.max_batch });
+        }
+        let bytes: usize = batch.iter().map(Command::len).sum();
+        if batch.len() > 1 && bytes > self.max_batch_bytes {
+            return Err(Invalid::BatchTooManyBytes { bytes, max: self.max_batch_bytes });
+        }
+        Ok(())
+    }
+}
+
 /// The digest of the genesis block, the root of every chain (round 0, height 0).
 pub fn genesis() -> Digest {
     sha256(b"chainspace/hotstuff/genesis")
@@ -135,10 +160,8 @@ impl Block {
     }
 
     /// Structural checks that need no keys.
-    pub fn check_shape(&self, max_batch: usize) -> Result<(), Invalid> {
-        if self.payload.len() > max_batch {
-            return Err(Invalid::BatchTooLarge { len: self.payload.len(), max: max_batch });
-        }
+    pub fn check_shape(&self, limits: BatchLimits) -> Result<(), Invalid> {
+        limits.check(&self.payload)?;
         if self.round <= self.justify.round || self.height != self.justify.height + 1 {
             return Err(Invalid::Proof("block does not follow its certificate"));
         }
@@ -166,9 +189,13 @@ impl Proposal {
 
     /// Check everything but the certificates (checked by the caller, with a cache):
     /// shape, the author is the round's leader, the signature. Returns the block digest.
-    pub fn verify(&self, committee: &ShardCommittee, max_batch: usize) -> Result<Digest, Invalid> {
+    pub fn verify(
+        &self,
+        committee: &ShardCommittee,
+        limits: BatchLimits,
+    ) -> Result<Digest, Invalid> {
         let b = &self.block;
-        b.check_shape(max_batch)?;
+        b.check_shape(limits)?;
         if b.author != leader(b.round, committee.n()) {
             return Err(Invalid::Proof("proposal not by the round's leader"));
         }

@@ -311,9 +311,8 @@ impl Consensus for HotStuff {
         }
         match msg {
             Message::Request(batch) => {
-                if batch.len() > self.cfg.max_batch {
-                    let (len, max) = (batch.len(), self.cfg.max_batch);
-                    return self.invalid(Invalid::BatchTooLarge { len, max });
+                if let Err(e) = self.cfg.batch_limits().check(&batch) {
+                    return self.invalid(e);
                 }
                 for c in batch {
                     self.add_request(c);

@@ -164,7 +164,7 @@ impl HotStuff {
                 self.ignore();
                 continue;
             };
-            if let Err(e) = b.check_shape(self.cfg.max_batch) {
+            if let Err(e) = b.check_shape(self.cfg.batch_limits()) {
                 self.invalid(e);
                 continue;
             }

@@ -17,6 +17,7 @@ use consensus_hotstuff::{HotStuff, HotStuffConfig, Message, Timer};
 pub fn sim_config() -> HotStuffConfig {
     HotStuffConfig {
         max_batch: 8,
+        max_batch_bytes: 1 << 20,
         max_batch_delay: Duration::from_millis(2),
         round_timeout: Duration::from_millis(100),
         max_backoff_exponent: 4,
