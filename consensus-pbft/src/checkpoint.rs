@@ -22,7 +22,7 @@ use crate::message::{
     Checkpoint, Commit, Decided, Message, StateReply, Status, batch_digest, domain,
     verify_checkpoint_proof,
 };
-use crate::replica::{Out, Pbft, Stable};
+use crate::replica::{Out, Pbft, Served, Stable};
 
 /// What a checkpoint covers: the application's snapshot and the dedup window, since
 /// both decide what later sequence numbers deliver.
@@ -103,25 +103,31 @@ impl Pbft {
         out.broadcast(Message::Status(Status { view, last_executed: self.last_executed }));
     }
 
-    /// A peer says how far it is: send what it misses.
+    /// A peer says how far it is: send what it misses. A peer that is behind says so at
+    /// every tick, and what it misses can be many MB (batches, a snapshot): what it was
+    /// sent in the last `request_timeout_ticks` ticks is not sent again (see
+    /// [`Served`](crate::replica::Served)).
     pub(crate) fn on_status(&mut self, from: ReplicaIndex, st: Status, out: &mut Out) {
-        if let Some(nv) = &self.last_new_view
-            && nv.view > st.view
-            && !self.in_view_change
-        {
-            out.send(from, Message::NewView(nv.clone()));
+        if self.last_new_view.as_ref().is_some_and(|nv| nv.view > st.view) && !self.in_view_change {
+            self.send_new_view(from, out);
         }
+        let fresh = self.unserved(from);
+        let mut served = 0;
         if st.view == self.view && !self.in_view_change {
-            self.retransmit(from, st.last_executed, out);
+            served = self.retransmit(from, st.last_executed.max(fresh - 1), out);
         }
         if st.last_executed >= self.last_executed {
             if st.last_executed > self.last_executed {
                 self.highest_seen = self.highest_seen.max(st.last_executed);
             }
+            self.record_served(from, served);
             return;
         }
-        if st.last_executed < self.stable.seq {
-            let Some(snapshot) = self.stable.snapshot.clone() else { return };
+        if st.last_executed < self.stable.seq && fresh <= self.stable.seq {
+            let Some(snapshot) = self.stable.snapshot.clone() else {
+                self.record_served(from, served);
+                return;
+            };
             out.send(
                 from,
                 Message::StateReply(StateReply {
@@ -130,13 +136,43 @@ impl Pbft {
                     snapshot,
                 }),
             );
+            served = served.max(self.stable.seq);
         }
-        let start = st.last_executed.max(self.stable.seq) + 1;
+        let start = st.last_executed.max(self.stable.seq).max(fresh - 1) + 1;
         let end = self.last_executed.min(start + self.cfg.catch_up_batches as u64 - 1);
         for seq in start..=end {
             if let Some(batch) = self.executed_batch(seq) {
                 out.send(from, Message::Decided(Decided { seq, batch: batch.clone() }));
+                served = served.max(seq);
             }
+        }
+        self.record_served(from, served);
+    }
+
+    /// The first sequence number not sent to `to` in answer to a status in this view in
+    /// the last `request_timeout_ticks` ticks.
+    fn unserved(&self, to: ReplicaIndex) -> u64 {
+        match self.served.get(&to) {
+            Some(s)
+                if s.view == self.view && self.tick < s.tick + self.cfg.request_timeout_ticks =>
+            {
+                s.up_to + 1
+            }
+            _ => 1,
+        }
+    }
+
+    /// Sequence numbers up to `up_to` were just sent to `to` in answer to its status.
+    fn record_served(&mut self, to: ReplicaIndex, up_to: u64) {
+        if up_to == 0 {
+            return;
+        }
+        let (view, tick, t) = (self.view, self.tick, self.cfg.request_timeout_ticks);
+        let s = self.served.entry(to).or_insert(Served { view, up_to, tick });
+        if s.view != view || tick >= s.tick + t {
+            *s = Served { view, up_to, tick };
+        } else {
+            s.up_to = s.up_to.max(up_to);
         }
     }
 
@@ -144,21 +180,27 @@ impl Pbft {
     /// sequence numbers a peer has not executed. A lost pre-prepare, prepare or commit
     /// would otherwise stall a sequence number until a view change whenever only a bare
     /// quorum of replicas is up (PBFT's retransmission, section 5.2 of the TOCS paper).
-    fn retransmit(&mut self, to: ReplicaIndex, executed: u64, out: &mut Out) {
+    /// Returns the highest sequence number re-sent (0 for none).
+    fn retransmit(&mut self, to: ReplicaIndex, executed: u64, out: &mut Out) -> u64 {
         let from = executed.max(self.stable.seq) + 1;
         let is_primary = self.is_primary();
+        let mut last = 0;
         for (seq, slot) in self.slots.range(from..) {
             let Some(pp) = &slot.pre_prepare else { continue };
             if is_primary {
                 out.send(to, Message::PrePrepare(pp.clone()));
+                last = *seq;
             } else if let Some(p) = slot.prepares.get(&self.me) {
                 out.send(to, Message::Prepare(p.clone()));
+                last = *seq;
             }
             if slot.sent_commit {
                 let commit = Commit { view: self.view, seq: *seq, digest: pp.digest };
                 out.send(to, Message::Commit(commit));
+                last = *seq;
             }
         }
+        last
     }
 
     /// A peer vouches for a decided batch; `f + 1` matching vouchers decide it here.
@@ -167,8 +209,8 @@ impl Pbft {
             self.ignore();
             return;
         }
-        if d.batch.len() > self.cfg.max_batch {
-            self.invalid(Invalid::BatchTooLarge { len: d.batch.len(), max: self.cfg.max_batch });
+        if let Err(e) = self.cfg.batch_limits().check(&d.batch) {
+            self.invalid(e);
             return;
         }
         self.highest_seen = self.highest_seen.max(d.seq);

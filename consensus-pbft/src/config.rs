@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::PbftError;
+use crate::message::BatchLimits;
 
 /// Parameters of a PBFT replica. Every replica of a shard must use the same values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +11,12 @@ pub struct PbftConfig {
     /// Most commands in one batch (BFT-SMaRt's `system.totalordermulticast.maxbatchsize`,
     /// 400 by default there too).
     pub max_batch: usize,
+    /// Most bytes of commands in one batch. Counting commands alone lets a batch of large
+    /// commands (creates of hundreds of objects are tens of KB each) grow to many MB: it
+    /// takes long to send, verify and execute, trips request timeouts, and every view
+    /// change, catch-up reply and retransmission carries it again. A command larger than
+    /// this still goes, alone in its batch.
+    pub max_batch_bytes: usize,
     /// How long the primary waits to fill a batch while earlier batches are in flight.
     /// With nothing in flight it proposes at once, so light load sees no added latency.
     pub batch_timeout: Duration,
@@ -44,6 +51,7 @@ impl Default for PbftConfig {
     fn default() -> Self {
         PbftConfig {
             max_batch: 400,
+            max_batch_bytes: 1 << 20,
             batch_timeout: Duration::from_millis(2),
             max_in_flight: 4,
             checkpoint_interval: 128,
@@ -59,11 +67,19 @@ impl Default for PbftConfig {
 }
 
 impl PbftConfig {
+    /// The batch limits a replica checks received batches against.
+    pub fn batch_limits(&self) -> BatchLimits {
+        BatchLimits { max_batch: self.max_batch, max_batch_bytes: self.max_batch_bytes }
+    }
+
     /// Check that the values can work together.
     pub fn validate(&self) -> Result<(), PbftError> {
         let err = |key, reason: &str| Err(PbftError::Config { key, reason: reason.into() });
         if self.max_batch == 0 {
             return err("max_batch", "must be at least 1");
+        }
+        if self.max_batch_bytes == 0 {
+            return err("max_batch_bytes", "must be at least 1");
         }
         if self.checkpoint_interval == 0 {
             return err("checkpoint_interval", "must be at least 1");
@@ -105,6 +121,8 @@ mod tests {
         assert!(e.to_string().contains("window"), "{e}");
         let bad = PbftConfig { max_batch: 0, ..PbftConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("max_batch"));
+        let bad = PbftConfig { max_batch_bytes: 0, ..PbftConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("max_batch_bytes"));
         let bad = PbftConfig { max_in_flight: 0, ..PbftConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("max_in_flight"));
     }

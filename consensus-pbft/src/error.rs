@@ -28,6 +28,15 @@ pub enum Invalid {
         /// The maximum.
         max: usize,
     },
+    /// More bytes of commands than the configured maximum batch, in a batch of more than
+    /// one command.
+    #[error("batch of {bytes} bytes exceeds the maximum of {max}")]
+    BatchTooManyBytes {
+        /// Bytes of commands in the batch.
+        bytes: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// A signature does not verify.
     #[error("bad {0} signature")]
     Signature(&'static str),

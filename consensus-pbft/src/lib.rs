@@ -17,6 +17,7 @@ mod durable;
 pub mod error;
 pub mod message;
 pub mod normal;
+mod queue;
 pub mod replica;
 pub mod view_change;
 

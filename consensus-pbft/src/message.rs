@@ -23,6 +23,31 @@ pub(crate) mod domain {
     pub const VIEW_CHANGE: &[u8] = b"chainspace/pbft/view-change";
 }
 
+/// How large a batch may be: what the configuration's `max_batch` and `max_batch_bytes`
+/// allow. A replica rejects a batch past either, so a faulty primary cannot make its
+/// peers hold, relay and re-send batches of any size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most commands.
+    pub max_batch: usize,
+    /// Most bytes of commands, unless the batch holds a single command.
+    pub max_batch_bytes: usize,
+}
+
+impl BatchLimits {
+    /// Check `batch` against the limits.
+    pub fn check(&self, batch: &[Command]) -> Result<(), Invalid> {
+        if batch.len() > self.max_batch {
+            return Err(Invalid::BatchTooLarge { len: batch.len(), max: self.max_batch });
+        }
+        let bytes: usize = batch.iter().map(Command::len).sum();
+        if batch.len() > 1 && bytes > self.max_batch_bytes {
+            return Err(Invalid::BatchTooManyBytes { bytes, max: self.max_batch_bytes });
+        }
+        Ok(())
+    }
+}
+
 /// The digest of a batch: what pre-prepares, prepares and commits agree on.
 pub fn batch_digest(batch: &[Command]) -> Digest {
     let parts: Vec<&[u8]> = batch.iter().map(|c| c.as_bytes()).collect();
@@ -67,10 +92,8 @@ impl PrePrepare {
     }
 
     /// Check the digest and the primary's signature.
-    pub fn verify(&self, committee: &ShardCommittee, max_batch: usize) -> Result<(), Invalid> {
-        if self.batch.len() > max_batch {
-            return Err(Invalid::BatchTooLarge { len: self.batch.len(), max: max_batch });
-        }
+    pub fn verify(&self, committee: &ShardCommittee, limits: BatchLimits) -> Result<(), Invalid> {
+        limits.check(&self.batch)?;
         if batch_digest(&self.batch) != self.digest {
             return Err(Invalid::Digest);
         }
@@ -194,9 +217,9 @@ pub struct PreparedProof {
 
 impl PreparedProof {
     /// Check the certificate completely (batch digest, every signature, distinct backups).
-    pub fn verify(&self, committee: &ShardCommittee, max_batch: usize) -> Result<(), Invalid> {
+    pub fn verify(&self, committee: &ShardCommittee, limits: BatchLimits) -> Result<(), Invalid> {
         let pp = &self.pre_prepare;
-        pp.verify(committee, max_batch)?;
+        pp.verify(committee, limits)?;
         let p = primary(pp.view, committee.n());
         let mut seen = Vec::with_capacity(self.prepares.len());
         let bytes: Vec<Vec<u8>> = self.prepares.iter().map(Prepare::signed_bytes).collect();
@@ -287,7 +310,7 @@ impl ViewChange {
     pub fn verify(
         &self,
         committee: &ShardCommittee,
-        max_batch: usize,
+        limits: BatchLimits,
         window: u64,
     ) -> Result<(), Invalid> {
         let key = committee.key(self.replica).ok_or(Invalid::UnknownReplica(self.replica))?;
@@ -317,7 +340,7 @@ impl ViewChange {
                 return Err(Invalid::Proof("certificate from a view not below the new view"));
             }
             last = pp.seq;
-            p.verify(committee, max_batch)?;
+            p.verify(committee, limits)?;
         }
         Ok(())
     }

@@ -6,11 +6,12 @@ use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::error::Invalid;
 use crate::message::{Commit, Message, PrePrepare, Prepare, PreparedProof, primary};
-use crate::replica::{MAX_FUTURE, Out, Pbft, Timer};
+use crate::replica::{MAX_FUTURE, MAX_FUTURE_BATCHES, Out, Pbft, Timer};
 
 impl Pbft {
     /// The primary proposes batches while the pipeline and the window allow: at once when
-    /// nothing is in flight or a batch is full, otherwise when the batch timer fires.
+    /// nothing is in flight or a batch is full (`max_batch` commands, or `max_batch_bytes`
+    /// bytes of them), otherwise when the batch timer fires.
     pub(crate) fn try_propose(&mut self, out: &mut Out) {
         if !self.is_primary() || self.in_view_change {
             return;
@@ -24,7 +25,8 @@ impl Pbft {
             {
                 break;
             }
-            let full = self.queue.len() >= self.cfg.max_batch;
+            let full = self.queue.len() >= self.cfg.max_batch
+                || self.queue.bytes() >= self.cfg.max_batch_bytes;
             if !full && in_flight > 0 && !self.batch_timer_fired {
                 if !self.batch_timer_set {
                     self.batch_timer_set = true;
@@ -33,13 +35,19 @@ impl Pbft {
                 break;
             }
             let mut batch = Vec::new();
+            let mut bytes = 0;
             while batch.len() < self.cfg.max_batch {
-                let Some(d) = self.queue.pop_front() else { break };
-                if self.in_flight.contains(&d) {
-                    continue;
+                let Some((d, size)) = self.queue.front() else { break };
+                let live = !self.in_flight.contains(&d) && self.pending.contains_key(&d);
+                // A command that would take the batch past its byte cap waits for the next
+                // one; a command larger than the cap goes alone.
+                if live && !batch.is_empty() && bytes + size > self.cfg.max_batch_bytes {
+                    break;
                 }
-                if let Some(p) = self.pending.get(&d) {
+                self.queue.pop_front();
+                if live && let Some(p) = self.pending.get(&d) {
                     batch.push(p.command.clone());
+                    bytes += size;
                     self.in_flight.insert(d);
                 }
             }
@@ -64,7 +72,13 @@ impl Pbft {
 
     /// Keep a message of a view not entered yet, to process once it is.
     pub(crate) fn buffer_future(&mut self, from: ReplicaIndex, msg: Message) {
-        if self.future.len() < MAX_FUTURE {
+        let bytes = match &msg {
+            Message::PrePrepare(pp) => pp.batch.iter().map(Command::len).sum(),
+            _ => 0,
+        };
+        let max_bytes = MAX_FUTURE_BATCHES * self.cfg.max_batch_bytes;
+        if self.future.len() < MAX_FUTURE && self.future_bytes + bytes <= max_bytes {
+            self.future_bytes += bytes;
             self.future.push((from, msg));
         } else {
             self.ignore();
@@ -107,7 +121,7 @@ impl Pbft {
         if !self.in_window(pp.seq) {
             return;
         }
-        if let Err(e) = pp.verify(&self.committee, self.cfg.max_batch) {
+        if let Err(e) = pp.verify(&self.committee, self.cfg.batch_limits()) {
             self.invalid(e);
             return;
         }
@@ -227,6 +241,7 @@ impl Pbft {
             progressed = true;
         }
         if progressed {
+            self.stalled_views = 0;
             self.decided_votes.retain(|s, _| *s > self.last_executed);
             self.try_propose(out);
         }

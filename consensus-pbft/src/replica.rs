@@ -83,6 +83,12 @@ pub struct Pbft {
     pub(crate) in_view_change: bool,
     /// View changes in a row without a working view: scales the view-change timeout.
     pub(crate) failed_views: u32,
+    /// Views installed in a row in which nothing new executed yet. Each doubles the
+    /// request timeout that starts the next view change (Castro and Liskov, section 4.5.2:
+    /// a backup waits twice as long before giving up on the next view), so a shard whose
+    /// batches take longer than the timeout to order under load settles in a view instead
+    /// of changing view for ever, each change re-sending every prepared batch.
+    pub(crate) stalled_views: u32,
     /// The view whose view-change timer is running, so later view-change messages for
     /// it do not restart the timer.
     pub(crate) vc_timer_for: Option<u64>,
@@ -102,7 +108,7 @@ pub struct Pbft {
     pub(crate) pending_order: BTreeMap<u64, Digest>,
     pub(crate) next_order: u64,
     /// The primary's queue of requests not yet in a pre-prepare of this view.
-    pub(crate) queue: VecDeque<Digest>,
+    pub(crate) queue: crate::queue::BatchQueue,
     /// Requests in a pre-prepare of this view that is not executed yet.
     pub(crate) in_flight: DigestSet,
     pub(crate) batch_timer_set: bool,
@@ -123,8 +129,23 @@ pub struct Pbft {
     pub(crate) latest_vc: BTreeMap<ReplicaIndex, u64>,
     /// The new-view message of the current view, re-sent to replicas left behind.
     pub(crate) last_new_view: Option<NewView>,
+    /// To whom the new-view message was re-sent: view and tick, by replica. It carries a
+    /// quorum of view changes with their certificates, batches included, so it can be many
+    /// MB; a replica left behind asks with every status and view change it sends, and is
+    /// answered at most once every `request_timeout_ticks` ticks.
+    pub(crate) new_view_sent: BTreeMap<ReplicaIndex, (u64, u64)>,
+    /// Ticks since this replica started its current view change. Its view change (with
+    /// every prepared certificate, batches included, so possibly many MB) is re-sent at
+    /// ticks T, 2T, 4T, ... of it (T = `request_timeout_ticks`), not at every tick: the
+    /// links are reliable short of overflow or failure, and a view change slowed by its
+    /// own size must not flood them with copies of itself.
+    pub(crate) vc_ticks: u64,
+    /// What each peer was last sent in answer to its status.
+    pub(crate) served: BTreeMap<ReplicaIndex, Served>,
     /// Normal-case messages of a view this replica has not entered yet.
     pub(crate) future: Vec<(ReplicaIndex, Message)>,
+    /// Bytes of commands in the pre-prepares of `future`.
+    pub(crate) future_bytes: usize,
     /// Catch-up votes: sequence -> digest -> (senders, batch).
     pub(crate) decided_votes: BTreeMap<u64, HashMap<Digest, DecidedVotes>>,
     pub(crate) stats: ConsensusStats,
@@ -135,11 +156,26 @@ pub struct Pbft {
     pub(crate) last_invalid: Option<Invalid>,
 }
 
+/// What a peer was sent in answer to its status (decided batches, a snapshot, this
+/// replica's own normal-case messages): every sequence number up to `up_to`, in `view`,
+/// since `tick`. A peer that is behind asks at every tick, and the answer can be many MB,
+/// more than it can take in within a tick: the same sequence numbers are not sent to it
+/// again in the same view before `request_timeout_ticks` ticks have passed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Served {
+    pub view: u64,
+    pub up_to: u64,
+    pub tick: u64,
+}
+
 /// Replicas that vouched for one decided batch during catch-up, and the batch.
 pub(crate) type DecidedVotes = (Vec<ReplicaIndex>, Vec<Command>);
 
 /// Most messages of future views kept until the view is entered.
 pub(crate) const MAX_FUTURE: usize = 8192;
+/// Most bytes of commands in the pre-prepares of future views kept, in full batches: a
+/// count alone would let a few thousand large batches in.
+pub(crate) const MAX_FUTURE_BATCHES: usize = 16;
 /// Most pending client requests; more are refused until some are ordered.
 pub(crate) const MAX_PENDING: usize = 1 << 20;
 
@@ -163,6 +199,7 @@ impl Pbft {
             view: 0,
             in_view_change: false,
             failed_views: 0,
+            stalled_views: 0,
             vc_timer_for: None,
             slots: BTreeMap::new(),
             last_executed: 0,
@@ -174,7 +211,7 @@ impl Pbft {
             pending: DigestMap::default(),
             pending_order: BTreeMap::new(),
             next_order: 0,
-            queue: VecDeque::new(),
+            queue: Default::default(),
             in_flight: DigestSet::default(),
             batch_timer_set: false,
             batch_timer_fired: false,
@@ -189,7 +226,11 @@ impl Pbft {
             view_changes: BTreeMap::new(),
             latest_vc: BTreeMap::new(),
             last_new_view: None,
+            new_view_sent: BTreeMap::new(),
+            vc_ticks: 0,
+            served: BTreeMap::new(),
             future: Vec::new(),
+            future_bytes: 0,
             decided_votes: BTreeMap::new(),
             stats: ConsensusStats::default(),
             last_invalid: None,
@@ -262,11 +303,12 @@ impl Pbft {
         }
         let order = self.next_order;
         self.next_order += 1;
+        let size = command.len();
         self.pending
             .insert(d, PendingRequest { command, since_tick: self.tick, order, forwarded: false });
         self.pending_order.insert(order, d);
         if self.is_primary() && !self.in_view_change {
-            self.queue.push_back(d);
+            self.queue.push_back(d, size);
         }
     }
 
@@ -286,7 +328,11 @@ impl Pbft {
         // Retransmit only a view change already under way: one started by this tick was
         // just broadcast.
         if self.in_view_change {
-            self.retransmit_view_change(out);
+            self.vc_ticks += 1;
+            let t = self.cfg.request_timeout_ticks;
+            if self.vc_ticks.is_multiple_of(t) && (self.vc_ticks / t).is_power_of_two() {
+                self.retransmit_view_change(out);
+            }
         }
         let oldest_age = self
             .pending_order
@@ -295,7 +341,8 @@ impl Pbft {
             .and_then(|d| self.pending.get(d))
             .map(|p| self.tick - p.since_tick);
         if let Some(age) = oldest_age {
-            if age >= 2 * t && !self.in_view_change {
+            let patience = (2 * t) << self.stalled_views.min(6);
+            if age >= patience && !self.in_view_change {
                 self.start_view_change(self.view + 1, out);
             } else if age >= t && !self.is_primary() && !self.in_view_change {
                 self.forward_old_requests(out);
@@ -320,12 +367,18 @@ impl Pbft {
     fn forward_old_requests(&mut self, out: &mut Out) {
         let limit = self.tick.saturating_sub(self.cfg.request_timeout_ticks);
         let mut batch = Vec::new();
+        let mut bytes = 0;
         for d in self.pending_order.values() {
             let Some(p) = self.pending.get_mut(d) else { continue };
             if p.since_tick > limit || p.forwarded {
                 continue;
             }
+            // Capped like a batch: the rest goes at the next tick.
+            if !batch.is_empty() && bytes + p.command.len() > self.cfg.max_batch_bytes {
+                break;
+            }
             p.forwarded = true;
+            bytes += p.command.len();
             batch.push(p.command.clone());
             if batch.len() >= self.cfg.max_batch {
                 break;
@@ -367,11 +420,8 @@ impl Consensus for Pbft {
         }
         match msg {
             Message::Request(batch) => {
-                if batch.len() > self.cfg.max_batch {
-                    self.invalid(Invalid::BatchTooLarge {
-                        len: batch.len(),
-                        max: self.cfg.max_batch,
-                    });
+                if let Err(e) = self.cfg.batch_limits().check(&batch) {
+                    self.invalid(e);
                     return;
                 }
                 for c in batch {

@@ -71,6 +71,7 @@ impl Pbft {
         }
         self.view = target;
         self.in_view_change = true;
+        self.vc_ticks = 0;
         self.record_view();
         if self.batch_timer_set {
             self.batch_timer_set = false;
@@ -97,10 +98,8 @@ impl Pbft {
         if vc.new_view < self.view || (vc.new_view == self.view && !self.in_view_change) {
             // The sender is still changing to a view this replica already entered (or
             // passed): the new-view message lets it catch up.
-            if !self.in_view_change
-                && let Some(nv) = &self.last_new_view
-            {
-                out.send(from, Message::NewView(nv.clone()));
+            if !self.in_view_change {
+                self.send_new_view(from, out);
             }
             self.ignore();
             return;
@@ -109,7 +108,7 @@ impl Pbft {
             self.ignore();
             return;
         }
-        if let Err(e) = vc.verify(&self.committee, self.cfg.max_batch, self.cfg.window) {
+        if let Err(e) = vc.verify(&self.committee, self.cfg.batch_limits(), self.cfg.window) {
             self.invalid(e);
             return;
         }
@@ -129,8 +128,23 @@ impl Pbft {
         }
     }
 
+    /// Send the new-view message of the current view to `to`, a replica left in an
+    /// earlier view, unless it was sent to it less than `request_timeout_ticks` ticks ago.
+    pub(crate) fn send_new_view(&mut self, to: ReplicaIndex, out: &mut Out) {
+        let Some(nv) = &self.last_new_view else { return };
+        let recent = self.new_view_sent.get(&to).is_some_and(|(view, tick)| {
+            *view == nv.view && self.tick < tick + self.cfg.request_timeout_ticks
+        });
+        if recent {
+            return;
+        }
+        self.new_view_sent.insert(to, (nv.view, self.tick));
+        out.send(to, Message::NewView(nv.clone()));
+    }
+
     /// View-change messages can be lost like any other: while the view change lasts,
-    /// re-send ours every tick (PBFT retransmits them until the new view is installed).
+    /// re-send ours (PBFT retransmits them until the new view is installed). The caller
+    /// backs off (see `Pbft::vc_ticks`).
     pub(crate) fn retransmit_view_change(&mut self, out: &mut Out) {
         if let Some(vc) = self.view_changes.get(&self.view).and_then(|m| m.get(&self.me)) {
             out.broadcast(Message::ViewChange(vc.clone()));
@@ -211,7 +225,7 @@ impl Pbft {
             if vc.new_view != nv.view {
                 return Err(Invalid::NewView("view change for another view"));
             }
-            vc.verify(&self.committee, self.cfg.max_batch, self.cfg.window)?;
+            vc.verify(&self.committee, self.cfg.batch_limits(), self.cfg.window)?;
         }
         let derived = derive(&nv.view_changes);
         if derived.batches.len() != nv.pre_prepares.len() {
@@ -221,7 +235,7 @@ impl Pbft {
             if pp.view != nv.view || pp.seq != *seq || &pp.batch != batch {
                 return Err(Invalid::NewView("pre-prepare differs from the derived one"));
             }
-            pp.verify(&self.committee, self.cfg.max_batch)?;
+            pp.verify(&self.committee, self.cfg.batch_limits())?;
         }
         Ok(derived)
     }
@@ -231,6 +245,7 @@ impl Pbft {
         self.in_view_change = false;
         self.record_view();
         self.failed_views = 0;
+        self.stalled_views += 1;
         self.stats.view_changes += 1;
         out.cancel_timer(Timer::ViewChange(nv.view));
         if derived.stable_seq > self.stable.seq {
@@ -271,15 +286,16 @@ impl Pbft {
         }
         self.queue.clear();
         if self.is_primary() {
-            let queue: Vec<Digest> = self
-                .pending_order
-                .values()
-                .filter(|d| !self.in_flight.contains(*d))
-                .copied()
-                .collect();
-            self.queue.extend(queue);
+            for d in self.pending_order.values() {
+                if let Some(p) = self.pending.get(d)
+                    && !self.in_flight.contains(d)
+                {
+                    self.queue.push_back(*d, p.command.len());
+                }
+            }
         }
         let future = std::mem::take(&mut self.future);
+        self.future_bytes = 0;
         for (from, msg) in future {
             self.on_message_again(from, msg, out);
         }

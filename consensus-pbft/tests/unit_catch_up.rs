@@ -70,6 +70,36 @@ fn a_status_from_a_replica_behind_gets_the_decided_batches_it_misses() {
     assert_eq!(acts, expected);
 }
 
+/// A replica that is behind asks at every tick, and the answer can be many MB: what a
+/// peer was sent is not sent to it again for `request_timeout_ticks` ticks, while what
+/// it was not sent yet goes at once.
+#[test]
+fn a_replica_asking_again_is_not_sent_the_same_batches_before_the_request_timeout() {
+    let (mut r, k) = backup_that_executed(&sim_config(), 1, 3);
+    let first = recv(&mut r, 2, status_msg(0, 1));
+    assert_eq!(first.len(), 6, "{first:?}");
+    assert_eq!(recv(&mut r, 2, status_msg(0, 1)), vec![], "asked again at once");
+    // Another replica is answered on its own account.
+    assert_eq!(recv(&mut r, 3, status_msg(0, 1)).len(), 6);
+    // Sequence number 4 executes here: news to the peer, sent at once, alone.
+    decide(&mut r, &k, 0, 4, batch(4));
+    let mut expected = retransmission(&k, 1, 2, 4);
+    expected.push(send_to(2, decided_msg(4, batch(4))));
+    assert_eq!(recv(&mut r, 2, status_msg(0, 1)), expected);
+    // After the request timeout, everything it misses goes again.
+    for _ in 0..sim_config().request_timeout_ticks {
+        fire(&mut r, consensus_pbft::Timer::Tick);
+    }
+    let mut expected = Vec::new();
+    for seq in 2..=4 {
+        expected.extend(retransmission(&k, 1, 2, seq));
+    }
+    for seq in 2..=4 {
+        expected.push(send_to(2, decided_msg(seq, batch(seq))));
+    }
+    assert_eq!(recv(&mut r, 2, status_msg(0, 1)), expected);
+}
+
 #[test]
 fn a_status_from_a_replica_in_another_view_gets_only_the_decided_batches() {
     // The laggard already moved to a view this replica has not entered: normal-case

@@ -17,7 +17,7 @@ use chainspace_core::consensus::{Action, Consensus};
 use chainspace_core::crypto::Keypair;
 use common::*;
 use consensus_pbft::message::{PrePrepare, Prepare, PreparedProof};
-use consensus_pbft::{Message, Pbft, Timer};
+use consensus_pbft::{Message, Pbft, PbftConfig, Timer};
 
 const N: usize = 4;
 
@@ -54,7 +54,7 @@ fn backup_broadcasts_one_signed_prepare_for_a_valid_pre_prepare() {
     // And it is accepted as part of a prepared certificate by anyone.
     let other = prepare_for(&k, &pp, 2);
     let cert = PreparedProof { pre_prepare: pp, prepares: vec![expected, other] };
-    cert.verify(&test_committee(N), sim_config().max_batch).unwrap();
+    cert.verify(&test_committee(N), sim_config().batch_limits()).unwrap();
     assert_eq!(r.stats().invalid_messages, 0);
 }
 
@@ -389,4 +389,85 @@ fn a_forwarded_batch_is_proposed_whole_by_an_idle_primary() {
     let batch = cmds("fwd", 3);
     let acts = recv(&mut p, 2, Message::Request(batch.clone()));
     assert_eq!(acts, vec![bcast(Message::PrePrepare(pre_prepare(&k, 0, 1, batch)))]);
+}
+
+/// `sim_config()` with batches of at most 10 bytes of commands.
+fn byte_capped() -> PbftConfig {
+    PbftConfig { max_batch_bytes: 10, ..sim_config() }
+}
+
+/// Commands of 4 bytes: two fit in a 10-byte batch, a third does not.
+#[test]
+fn a_batch_is_cut_at_the_byte_cap_and_the_rest_waits_for_the_timer() {
+    let cfg = byte_capped();
+    let k = test_keys(N);
+    let mut r = replica(&cfg, N, 0);
+    assert_eq!(
+        submit(&mut r, cmd("s001")),
+        vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("s001")])))]
+    );
+    assert_eq!(
+        submit(&mut r, cmd("c001")),
+        vec![Action::SetTimer { timer: Timer::Batch, after: cfg.batch_timeout }]
+    );
+    assert_eq!(submit(&mut r, cmd("c002")), vec![], "8 bytes queued: not full");
+    // 12 bytes queued: full. The batch takes 8; the third command would make it 12.
+    let acts = submit(&mut r, cmd("c003"));
+    assert_eq!(acts, vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("c001"), cmd("c002")])))]);
+    // The rest is a partial batch: it goes when the (still running) timer fires.
+    assert_eq!(
+        fire(&mut r, Timer::Batch),
+        vec![bcast(pp_msg(&pre_prepare(&k, 0, 3, vec![cmd("c003")])))]
+    );
+}
+
+#[test]
+fn a_command_larger_than_the_byte_cap_goes_alone() {
+    let cfg = byte_capped();
+    let k = test_keys(N);
+    let mut r = replica(&cfg, N, 0);
+    submit(&mut r, cmd("s001"));
+    assert_eq!(
+        submit(&mut r, cmd("c001")),
+        vec![Action::SetTimer { timer: Timer::Batch, after: cfg.batch_timeout }]
+    );
+    // 4 + 24 bytes queued: full. The small command goes alone (the large one does not
+    // fit next to it), then the large one alone, and nothing is left for the timer.
+    let large = cmd("a command of 24 bytes...");
+    assert_eq!(large.len(), 24);
+    let acts = submit(&mut r, large.clone());
+    assert_eq!(
+        acts,
+        vec![
+            bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("c001")]))),
+            bcast(pp_msg(&pre_prepare(&k, 0, 3, vec![large]))),
+            Action::CancelTimer { timer: Timer::Batch },
+        ]
+    );
+}
+
+#[test]
+fn a_backup_forwards_waiting_requests_in_batches_within_the_byte_cap() {
+    let cfg = byte_capped();
+    let mut r = replica(&cfg, N, 2);
+    for c in ["a001", "a002", "a003"] {
+        submit(&mut r, cmd(c));
+    }
+    let t = cfg.request_timeout_ticks;
+    for _ in 1..t {
+        fire(&mut r, Timer::Tick);
+    }
+    let forwarded = |acts: Vec<Act>| -> Vec<Message> {
+        acts.into_iter()
+            .filter_map(|a| match a {
+                Action::Send { to: 0, msg } => Some(msg),
+                _ => None,
+            })
+            .collect()
+    };
+    // Tick t: the first two (8 bytes); the third would make 12. Tick t + 1: the third.
+    let first = forwarded(fire(&mut r, Timer::Tick));
+    assert_eq!(first, vec![Message::Request(vec![cmd("a001"), cmd("a002")])]);
+    let second = forwarded(fire(&mut r, Timer::Tick));
+    assert_eq!(second, vec![Message::Request(vec![cmd("a003")])]);
 }

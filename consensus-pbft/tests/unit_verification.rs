@@ -19,7 +19,7 @@ use common::*;
 use consensus_pbft::message::{
     Checkpoint, Decided, NewView, PrePrepare, Prepare, StateReply, Status, ViewChange,
 };
-use consensus_pbft::{Invalid, Message, Pbft, Timer};
+use consensus_pbft::{Invalid, Message, Pbft, PbftConfig, Timer};
 
 const N: usize = 4;
 
@@ -94,6 +94,20 @@ fn pre_prepare_with_too_many_commands_is_invalid() {
         Message::PrePrepare(pp),
         Invalid::BatchTooLarge { len: max + 1, max },
     );
+}
+
+#[test]
+fn pre_prepare_with_too_many_bytes_is_invalid_unless_it_holds_one_command() {
+    let cfg = PbftConfig { max_batch_bytes: 10, ..sim_config() };
+    let k = test_keys(4);
+    let mut r = replica(&cfg, 4, 1);
+    let pp = pre_prepare(&k, 0, 1, vec![cmd("c001"), cmd("c002"), cmd("c003")]);
+    let why = Invalid::BatchTooManyBytes { bytes: 12, max: 10 };
+    expect_invalid(&mut r, 0, Message::PrePrepare(pp), why);
+    // One command past the cap is a batch of its own: accepted.
+    let pp = pre_prepare(&k, 0, 1, vec![cmd("a command of 24 bytes...")]);
+    let acts = recv(&mut r, 0, Message::PrePrepare(pp.clone()));
+    assert_eq!(acts, vec![bcast(Message::Prepare(prepare_for(&k, &pp, 1)))]);
 }
 
 #[test]
@@ -239,6 +253,18 @@ fn decided_batch_over_max_batch_is_invalid() {
         Message::Decided(Decided { seq: 1, batch: cmds("c", max + 1) }),
         Invalid::BatchTooLarge { len: max + 1, max },
     );
+}
+
+#[test]
+fn request_and_decided_batches_over_the_byte_cap_are_invalid() {
+    let cfg = PbftConfig { max_batch_bytes: 10, ..sim_config() };
+    let batch = vec![cmd("c001"), cmd("c002"), cmd("c003")];
+    let why = Invalid::BatchTooManyBytes { bytes: 12, max: 10 };
+    let mut r = replica(&cfg, 4, 0);
+    expect_invalid(&mut r, 1, Message::Request(batch.clone()), why.clone());
+    assert_eq!(r.pending_len(), 0, "none of its commands was taken");
+    let mut r = replica(&cfg, 4, 1);
+    expect_invalid(&mut r, 2, Message::Decided(Decided { seq: 1, batch }), why);
 }
 
 // ----- checkpoints ----------------------------------------------------------------------

@@ -115,10 +115,14 @@ fn the_view_change_reports_the_stable_checkpoint_and_the_prepared_certificates()
         assert_eq!((vc.new_view, vc.stable_seq, vc.replica), (1, 0, 1));
         assert!(vc.checkpoint_proof.is_empty(), "the initial state needs no proof");
         assert_eq!(vc.prepared, vec![cert.clone()]);
-        vc.verify(&test_committee(N), sim_config().max_batch, sim_config().window).unwrap();
+        vc.verify(&test_committee(N), sim_config().batch_limits(), sim_config().window).unwrap();
     }
     assert_eq!((r.view(), r.in_view_change()), (1, true));
-    // Later ticks retransmit it, without starting another view change or forwarding.
+    // Later ticks retransmit it once the request timeout has passed again, without
+    // starting another view change or forwarding.
+    for _ in 1..sim_config().request_timeout_ticks {
+        assert_eq!(fire(&mut r, Timer::Tick), vec![tick_timer(), status(0, 0)]);
+    }
     assert_eq!(
         fire(&mut r, Timer::Tick),
         vec![tick_timer(), bcast(vc_msg(&expected)), status(0, 0)]
@@ -165,15 +169,51 @@ fn the_primary_does_not_forward_requests_to_itself() {
     assert_eq!((r.view(), r.in_view_change()), (1, true));
 }
 
+/// A view change carries every prepared certificate with its batch, so it is re-sent
+/// with exponential back-off (ticks T, 2T, 4T, ... of the view change, T the request
+/// timeout in ticks), not every tick.
 #[test]
-fn a_replica_in_a_view_change_retransmits_its_view_change_every_tick() {
+fn a_replica_in_a_view_change_retransmits_its_view_change_with_back_off() {
     let (mut r, k) = setup(0);
     recv(&mut r, 2, vc_msg(&fresh_view_change(&k, 1, vec![], 2)));
     recv(&mut r, 3, vc_msg(&fresh_view_change(&k, 1, vec![], 3)));
     let own = fresh_view_change(&k, 1, vec![], 0);
-    for _ in 0..3 {
-        assert_eq!(fire(&mut r, Timer::Tick), vec![tick_timer(), bcast(vc_msg(&own))]);
+    let t = sim_config().request_timeout_ticks;
+    for tick in 1..=8 * t {
+        let mut want = vec![tick_timer()];
+        if [t, 2 * t, 4 * t, 8 * t].contains(&tick) {
+            want.push(bcast(vc_msg(&own)));
+        }
+        if tick.is_multiple_of(sim_config().status_interval_ticks) {
+            want.push(status(0, 0));
+        }
+        assert_eq!(fire(&mut r, Timer::Tick), want, "tick {tick}");
     }
+}
+
+/// A replica left in an earlier view asks with every status and view change it sends;
+/// the new-view message (a quorum of view changes, batches included) goes to it at most
+/// once every `request_timeout_ticks` ticks.
+#[test]
+fn the_new_view_is_re_sent_to_a_replica_left_behind_at_most_once_per_request_timeout() {
+    let (mut r, k) = setup(3);
+    let vcs: Vec<_> = [0, 1, 2].iter().map(|i| fresh_view_change(&k, 1, vec![], *i)).collect();
+    let nv = NewView { view: 1, view_changes: vcs, pre_prepares: vec![] };
+    recv(&mut r, 1, Message::NewView(nv.clone()));
+    assert_eq!(r.view(), 1);
+    let behind = || Message::Status(Status { view: 0, last_executed: 0 });
+    let old_vc = vc_msg(&fresh_view_change(&k, 1, vec![], 0));
+    assert_eq!(recv(&mut r, 0, behind()), vec![send_to(0, Message::NewView(nv.clone()))]);
+    assert_eq!(recv(&mut r, 0, behind()), vec![]);
+    assert_eq!(recv(&mut r, 0, old_vc.clone()), vec![]);
+    // Another replica left behind is answered on its own account.
+    assert_eq!(recv(&mut r, 2, behind()), vec![send_to(2, Message::NewView(nv.clone()))]);
+    for _ in 1..sim_config().request_timeout_ticks {
+        fire(&mut r, Timer::Tick);
+        assert_eq!(recv(&mut r, 0, behind()), vec![]);
+    }
+    fire(&mut r, Timer::Tick);
+    assert_eq!(recv(&mut r, 0, old_vc), vec![send_to(0, Message::NewView(nv))]);
 }
 
 /// The actions of the next tick of an idle replica at view 0 that executed `executed`:
@@ -495,7 +535,7 @@ fn a_view_change_reports_the_stable_checkpoint_with_its_proof() {
     };
     let expected = ViewChange::new(1, (own.seq, own.state, proof), vec![cert], 2, &k[2]);
     assert_eq!(acts, vec![bcast(vc_msg(&expected)), vc_timer(1, 1)]);
-    expected.verify(&test_committee(N), sim_config().max_batch, sim_config().window).unwrap();
+    expected.verify(&test_committee(N), sim_config().batch_limits(), sim_config().window).unwrap();
 }
 
 #[test]

@@ -37,6 +37,7 @@ pub fn pbft_config() -> PbftConfig {
 pub fn hotstuff_config() -> HotStuffConfig {
     HotStuffConfig {
         max_batch: 32,
+        max_batch_bytes: 1 << 20,
         max_batch_delay: Duration::from_millis(1),
         round_timeout: Duration::from_millis(150),
         max_backoff_exponent: 4,

@@ -15,6 +15,7 @@ use consensus_pbft::{Message, Pbft, PbftConfig};
 pub fn sim_config() -> PbftConfig {
     PbftConfig {
         max_batch: 8,
+        max_batch_bytes: 1 << 20,
         batch_timeout: Duration::from_millis(2),
         max_in_flight: 4,
         checkpoint_interval: 8,
