@@ -96,6 +96,12 @@ fn out_of_range_values_name_their_key() {
     assert_names("[sim]\nloss = 1.0", "sim.loss", "out of range");
     assert_names("name = \"a b\"", "name", "letters");
     assert_names("[cluster.pbft]\nmax_batch = 0", "cluster.pbft", "max_batch");
+    assert_names("[cluster.pbft]\nmax_batch_bytes = 0", "cluster.pbft", "max_batch_bytes");
+    assert_names(
+        "[cluster]\nconsensus = \"hotstuff\"\n[cluster.hotstuff]\nmax_batch_bytes = 0",
+        "cluster.hotstuff",
+        "max_batch_bytes",
+    );
     // The protocol not run is checked too.
     assert_names(
         "[cluster]\nconsensus = \"hotstuff\"\n[cluster.pbft]\nmax_batch = 0",

@@ -52,6 +52,7 @@ pub struct ConsensusSection {
 #[allow(missing_docs)]
 pub struct PbftParams {
     pub max_batch: Option<usize>,
+    pub max_batch_bytes: Option<usize>,
     pub batch_timeout_ms: Option<u64>,
     pub max_in_flight: Option<u64>,
     pub checkpoint_interval: Option<u64>,
@@ -70,6 +71,7 @@ pub struct PbftParams {
 #[allow(missing_docs)]
 pub struct HotStuffParams {
     pub max_batch: Option<usize>,
+    pub max_batch_bytes: Option<usize>,
     pub max_batch_delay_ms: Option<u64>,
     pub round_timeout_ms: Option<u64>,
     pub max_backoff_exponent: Option<u32>,

@@ -256,6 +256,7 @@ fn protocol(cx: &Ctx<'_>, c: &ConsensusSection) -> Result<ProtocolConfig, Config
 /// Apply the overrides of `[consensus.pbft]` (or an experiment's `[cluster.pbft]`).
 pub fn apply_pbft(cfg: &mut PbftConfig, p: &PbftParams) {
     set!(cfg.max_batch = p.max_batch);
+    set!(cfg.max_batch_bytes = p.max_batch_bytes);
     set!(cfg.batch_timeout = ms p.batch_timeout_ms);
     set!(cfg.max_in_flight = p.max_in_flight);
     set!(cfg.checkpoint_interval = p.checkpoint_interval);
@@ -271,6 +272,7 @@ pub fn apply_pbft(cfg: &mut PbftConfig, p: &PbftParams) {
 /// Apply the overrides of `[consensus.hotstuff]` (or an experiment's `[cluster.hotstuff]`).
 pub fn apply_hotstuff(cfg: &mut HotStuffConfig, p: &HotStuffParams) {
     set!(cfg.max_batch = p.max_batch);
+    set!(cfg.max_batch_bytes = p.max_batch_bytes);
     set!(cfg.max_batch_delay = ms p.max_batch_delay_ms);
     set!(cfg.round_timeout = ms p.round_timeout_ms);
     set!(cfg.max_backoff_exponent = p.max_backoff_exponent);
