@@ -59,12 +59,13 @@ fn the_primary_proposes_a_command_it_is_sent() {
     let sent_to: Vec<Addr> = out
         .iter()
         .filter_map(|a| match a {
-            ReplicaAction::Send { to, msg: ReplicaMessage::Consensus(m) } => {
+            ReplicaAction::Broadcast { to, msg: ReplicaMessage::Consensus(m) } => {
                 assert_eq!(chainspace_core::consensus::ProtocolMessage::kind(m), "PrePrepare");
-                Some(*to)
+                Some(to.clone())
             }
             _ => None,
         })
+        .flatten()
         .collect();
     let peers = (1..4).map(|index| Addr::Replica(ReplicaId { shard: ShardId(0), index }));
     assert_eq!(sent_to, peers.collect::<Vec<_>>());

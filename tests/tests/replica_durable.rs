@@ -136,7 +136,13 @@ fn no_consensus_message_leaves_when_its_state_cannot_be_written() {
             r.on_timer(t, &mut out);
         }
         out.iter()
-            .filter(|a| matches!(a, ReplicaAction::Send { msg: ReplicaMessage::Consensus(_), .. }))
+            .filter(|a| {
+                matches!(
+                    a,
+                    ReplicaAction::Send { msg: ReplicaMessage::Consensus(_), .. }
+                        | ReplicaAction::Broadcast { msg: ReplicaMessage::Consensus(_), .. }
+                )
+            })
             .count()
     };
     let mut ok = make(store.clone());

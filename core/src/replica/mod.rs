@@ -142,6 +142,15 @@ pub enum ReplicaAction<M, T> {
         /// Message.
         msg: ReplicaMessage<M>,
     },
+    /// Send one message to each of several recipients (a consensus broadcast): drivers
+    /// encode it once, not once per recipient, which matters for batches and view
+    /// changes of megabytes.
+    Broadcast {
+        /// Recipients, in order.
+        to: Vec<Addr>,
+        /// Message.
+        msg: ReplicaMessage<M>,
+    },
     /// (Re)start a timer.
     SetTimer {
         /// Which.
@@ -533,12 +542,11 @@ impl<C: Consensus> Replica<C> {
                     msg: ReplicaMessage::Consensus(msg),
                 }),
                 Action::Broadcast { msg } => {
-                    for index in (0..n).filter(|i| *i != self.id.index) {
-                        out.push(ReplicaAction::Send {
-                            to: Addr::Replica(ReplicaId { shard, index }),
-                            msg: ReplicaMessage::Consensus(msg.clone()),
-                        });
-                    }
+                    let to = (0..n)
+                        .filter(|i| *i != self.id.index)
+                        .map(|index| Addr::Replica(ReplicaId { shard, index }))
+                        .collect();
+                    out.push(ReplicaAction::Broadcast { to, msg: ReplicaMessage::Consensus(msg) });
                 }
                 Action::SetTimer { timer, after } => out
                     .push(ReplicaAction::SetTimer { timer: ReplicaTimer::Consensus(timer), after }),

@@ -454,19 +454,34 @@ impl<C: Consensus> World<C> {
         }
     }
 
+    /// Replica `i` (at `me`) sends `msg` to `to`, through its interceptor if it has one.
+    fn replica_send(
+        &mut self,
+        i: usize,
+        me: Addr,
+        to: Addr,
+        msg: ReplicaMessage<C::Message>,
+        depart: Duration,
+    ) {
+        let msgs = match self.interceptors.get_mut(&i) {
+            Some(f) => f(to, msg),
+            None => vec![msg],
+        };
+        self.nodes[i].usage.messages_out += msgs.len() as u64;
+        for m in msgs {
+            self.send(me, to, m, depart);
+        }
+    }
+
     fn replica_actions(&mut self, i: usize, out: Vec<ReplicaAction<C::Message, C::Timer>>) {
         let me = Addr::Replica(self.nodes[i].replica.id());
         let depart = self.nodes[i].busy_until.max(self.now);
         for action in out {
             match action {
-                ReplicaAction::Send { to, msg } => {
-                    let msgs = match self.interceptors.get_mut(&i) {
-                        Some(f) => f(to, msg),
-                        None => vec![msg],
-                    };
-                    self.nodes[i].usage.messages_out += msgs.len() as u64;
-                    for m in msgs {
-                        self.send(me, to, m, depart);
+                ReplicaAction::Send { to, msg } => self.replica_send(i, me, to, msg, depart),
+                ReplicaAction::Broadcast { to, msg } => {
+                    for to in to {
+                        self.replica_send(i, me, to, msg.clone(), depart);
                     }
                 }
                 ReplicaAction::SetTimer { timer, after } => {

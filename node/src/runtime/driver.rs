@@ -168,6 +168,14 @@ where
                         self.send(to, bytes).await;
                     }
                 }
+                ReplicaAction::Broadcast { to, msg } => {
+                    // Encoded once; each recipient's copy is a copy of the bytes.
+                    if let Some(bytes) = self.encode(&msg) {
+                        for to in to {
+                            self.send(to, bytes.clone()).await;
+                        }
+                    }
+                }
                 ReplicaAction::SetTimer { timer, after } => self.timers.set(timer, after),
                 ReplicaAction::CancelTimer { timer } => self.timers.cancel(&timer),
                 ReplicaAction::Check { key, requests } => {
