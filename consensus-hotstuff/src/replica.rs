@@ -312,7 +312,7 @@ impl Consensus for HotStuff {
         match msg {
             Message::Request(batch) => {
                 if let Err(e) = self.cfg.batch_limits().check(&batch) {
-                    return self.invalid(e);
+                    return self.invalid(e.into());
                 }
                 for c in batch {
                     self.add_request(c);

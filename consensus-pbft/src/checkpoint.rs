@@ -210,7 +210,7 @@ impl Pbft {
             return;
         }
         if let Err(e) = self.cfg.batch_limits().check(&d.batch) {
-            self.invalid(e);
+            self.invalid(e.into());
             return;
         }
         self.highest_seen = self.highest_seen.max(d.seq);

@@ -23,28 +23,15 @@ pub(crate) mod domain {
     pub const VIEW_CHANGE: &[u8] = b"chainspace/pbft/view-change";
 }
 
-/// How large a batch may be: what the configuration's `max_batch` and `max_batch_bytes`
-/// allow. A replica rejects a batch past either, so a faulty primary cannot make its
-/// peers hold, relay and re-send batches of any size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchLimits {
-    /// Most commands.
-    pub max_batch: usize,
-    /// Most bytes of commands, unless the batch holds a single command.
-    pub max_batch_bytes: usize,
-}
+pub use chainspace_core::consensus::BatchLimits;
+use chainspace_core::consensus::BatchTooBig;
 
-impl BatchLimits {
-    /// Check `batch` against the limits.
-    pub fn check(&self, batch: &[Command]) -> Result<(), Invalid> {
-        if batch.len() > self.max_batch {
-            return Err(Invalid::BatchTooLarge { len: batch.len(), max: self.max_batch });
+impl From<BatchTooBig> for Invalid {
+    fn from(e: BatchTooBig) -> Self {
+        match e {
+            BatchTooBig::Commands { len, max } => Invalid::BatchTooLarge { len, max },
+            BatchTooBig::Bytes { bytes, max } => Invalid::BatchTooManyBytes { bytes, max },
         }
-        let bytes: usize = batch.iter().map(Command::len).sum();
-        if batch.len() > 1 && bytes > self.max_batch_bytes {
-            return Err(Invalid::BatchTooManyBytes { bytes, max: self.max_batch_bytes });
-        }
-        Ok(())
     }
 }
 

@@ -421,7 +421,7 @@ impl Consensus for Pbft {
         match msg {
             Message::Request(batch) => {
                 if let Err(e) = self.cfg.batch_limits().check(&batch) {
-                    self.invalid(e);
+                    self.invalid(e.into());
                     return;
                 }
                 for c in batch {

@@ -237,3 +237,49 @@ mod tests {
         assert!(a.is_empty());
     }
 }
+
+/// How large a batch (PBFT) or block payload (HotStuff) may be: a protocol's `max_batch`
+/// and `max_batch_bytes`. A replica rejects a batch past either, so a faulty leader
+/// cannot make its peers hold, relay and re-send batches of any size. Shared by the
+/// protocols so they bound batches alike; each turns [`BatchTooBig`] into its own
+/// invalid-message variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most commands.
+    pub max_batch: usize,
+    /// Most bytes of commands, unless the batch holds a single command.
+    pub max_batch_bytes: usize,
+}
+
+/// Why a batch is past its [`BatchLimits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchTooBig {
+    /// More commands than `max_batch`.
+    Commands {
+        /// Commands in the batch.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// More bytes than `max_batch_bytes`, in a batch of more than one command.
+    Bytes {
+        /// Bytes of commands in the batch.
+        bytes: usize,
+        /// The maximum.
+        max: usize,
+    },
+}
+
+impl BatchLimits {
+    /// Check `batch` against the limits.
+    pub fn check(&self, batch: &[Command]) -> Result<(), BatchTooBig> {
+        if batch.len() > self.max_batch {
+            return Err(BatchTooBig::Commands { len: batch.len(), max: self.max_batch });
+        }
+        let bytes: usize = batch.iter().map(Command::len).sum();
+        if batch.len() > 1 && bytes > self.max_batch_bytes {
+            return Err(BatchTooBig::Bytes { bytes, max: self.max_batch_bytes });
+        }
+        Ok(())
+    }
+}
