@@ -14,12 +14,12 @@
 
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, DigestSet, sha256};
-use chainspace_core::types::ReplicaIndex;
+use chainspace_core::types::{ReplicaIndex, encode_with_capacity};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::message::{
-    Block, BlockRequest, Checkpoint, Message, StateReply, domain, encode, verify_checkpoint_proof,
+    Block, BlockRequest, Checkpoint, Message, StateReply, domain, verify_checkpoint_proof,
 };
 use crate::replica::{HotStuff, MAX_WAITING, Out, Root, Stable, Timer};
 
@@ -27,6 +27,7 @@ use crate::replica::{HotStuff, MAX_WAITING, Out, Root, Stable, Timer};
 /// committed block, since all three decide what later heights deliver.
 #[derive(Serialize, Deserialize)]
 struct HotStuffSnapshot {
+    #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
     recent: Vec<(u64, Vec<Digest>)>,
     block: Digest,
@@ -202,13 +203,16 @@ impl HotStuff {
         if height <= self.stable.height {
             return;
         }
+        // Sized beforehand: the app's part alone can be many MB (see `encode_with_capacity`).
+        let capacity =
+            app.len() + meta.recent.iter().map(|(_, ds)| 16 + 32 * ds.len()).sum::<usize>() + 64;
         let snap = HotStuffSnapshot {
             app,
             recent: meta.recent,
             block: meta.root.digest,
             round: meta.root.round,
         };
-        let bytes = encode(&snap);
+        let bytes = encode_with_capacity(&snap, capacity).expect("encoding to a Vec cannot fail");
         let state = sha256(&bytes);
         self.own_snapshots.insert(height, (state, bytes));
         let cp = Checkpoint::new(height, state, self.me, &self.key);
@@ -241,7 +245,7 @@ impl HotStuff {
     /// A quorum of checkpoints matching this replica's own makes `height` stable.
     fn check_stable(&mut self, height: u64) {
         let quorum = self.quorum();
-        let Some((state, bytes)) = self.own_snapshots.get(&height) else { return };
+        let Some((state, _)) = self.own_snapshots.get(&height) else { return };
         let state = *state;
         let Some(msgs) = self.checkpoints.get(&height) else { return };
         let proof: Vec<Checkpoint> =
@@ -249,7 +253,8 @@ impl HotStuff {
         if proof.len() < quorum {
             return;
         }
-        let snapshot = Some(bytes.clone());
+        // Moved, not copied (it can be many MB): `make_stable` drops it from the map anyway.
+        let snapshot = self.own_snapshots.remove(&height).map(|(_, bytes)| bytes);
         self.make_stable(Stable { height, proof, snapshot });
     }
 

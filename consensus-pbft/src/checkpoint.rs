@@ -15,6 +15,7 @@
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, sha256};
 use chainspace_core::types::ReplicaIndex;
+use chainspace_core::types::encode_with_capacity;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -28,6 +29,7 @@ use crate::replica::{Out, Pbft, Served, Stable};
 /// both decide what later sequence numbers deliver.
 #[derive(Serialize, Deserialize)]
 struct PbftSnapshot {
+    #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
     recent: Vec<(u64, Vec<Digest>)>,
 }
@@ -39,7 +41,9 @@ impl Pbft {
         if seq <= self.stable.seq {
             return;
         }
-        let bytes = postcard::to_allocvec(&PbftSnapshot { app, recent })
+        // Sized beforehand: the app's part alone can be many MB (see `encode_with_capacity`).
+        let capacity = app.len() + recent.iter().map(|(_, ds)| 16 + 32 * ds.len()).sum::<usize>();
+        let bytes = encode_with_capacity(&PbftSnapshot { app, recent }, capacity + 16)
             .expect("encoding to a Vec cannot fail");
         let state = sha256(&bytes);
         self.own_snapshots.insert(seq, (state, bytes));
@@ -81,7 +85,8 @@ impl Pbft {
         if proof.len() < quorum {
             return;
         }
-        let snapshot = self.own_snapshots.get(&seq).map(|s| s.1.clone());
+        // Moved, not copied (it can be many MB): `make_stable` drops it from the map anyway.
+        let snapshot = self.own_snapshots.remove(&seq).map(|s| s.1);
         self.make_stable(Stable { seq, state: own_state, proof, snapshot });
         self.try_propose(out);
     }

@@ -251,9 +251,9 @@ impl Pbft {
         if derived.stable_seq > self.stable.seq {
             let snapshot = self
                 .own_snapshots
-                .get(&derived.stable_seq)
+                .remove(&derived.stable_seq)
                 .filter(|(d, _)| *d == derived.stable_state)
-                .map(|(_, b)| b.clone());
+                .map(|(_, b)| b);
             self.highest_seen = self.highest_seen.max(derived.stable_seq);
             self.make_stable(Stable {
                 seq: derived.stable_seq,

@@ -80,6 +80,17 @@ pub trait Store: Send + Sync {
 
     /// Every object, sorted by ID: a consistent view for snapshots and state transfer.
     fn objects(&self) -> Result<Vec<Object>, Error>;
+
+    /// Call `f` once with every object, sorted by ID, from one consistent view. A
+    /// snapshot serialises the whole state at every checkpoint, so a backend that holds
+    /// its objects in memory lends them instead of copying each one (the default copies,
+    /// through [`Store::objects`]).
+    fn with_objects(&self, f: &mut dyn FnMut(&[&Object])) -> Result<(), Error> {
+        let objects = self.objects()?;
+        let refs: Vec<&Object> = objects.iter().collect();
+        f(&refs);
+        Ok(())
+    }
 }
 
 /// A store in memory, for tests, simulations and benchmarks that must not touch a disk.
@@ -144,6 +155,13 @@ impl Store for MemoryStore {
 
     fn objects(&self) -> Result<Vec<Object>, Error> {
         Ok(self.read()?.objects.values().cloned().collect())
+    }
+
+    fn with_objects(&self, f: &mut dyn FnMut(&[&Object])) -> Result<(), Error> {
+        let state = self.read()?;
+        let refs: Vec<&Object> = state.objects.values().collect();
+        f(&refs);
+        Ok(())
     }
 }
 

@@ -119,15 +119,51 @@ impl fmt::Debug for Command {
     }
 }
 
+/// Encode `value` with postcard into a buffer of `capacity` bytes made beforehand.
+/// Postcard's own output starts empty and doubles as it grows, copying everything written
+/// so far each time: for a snapshot of many MB, taken at every checkpoint, those copies
+/// cost more than the encoding. A good guess (the last size) avoids all of them.
+pub fn encode_with_capacity<T: Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> postcard::Result<Vec<u8>> {
+    postcard::serialize_with_flavor(value, SizedVec(Vec::with_capacity(capacity)))
+}
+
+/// A postcard output into a `Vec` made beforehand.
+struct SizedVec(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for SizedVec {
+    type Output = Vec<u8>;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
+}
+
 /// Serialise bytes as a byte string (compact in postcard, unlike a sequence of u8, and
 /// copied whole instead of byte by byte). Use as `#[serde(with = ...)]` on a `Vec<u8>`.
-pub(crate) mod serde_bytes_vec {
+/// In postcard a byte string and a sequence of `u8` are the same bytes (a length, then
+/// the bytes), so a field can switch to it without changing its encoding.
+pub mod serde_bytes_vec {
     use serde::{Deserializer, Serializer};
 
+    /// Write `v` as one byte string.
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(v)
     }
 
+    /// Read a byte string (or a sequence of `u8`, as other formats may write it).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
@@ -159,6 +195,30 @@ pub(crate) mod serde_bytes_vec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoding_into_a_sized_buffer_gives_postcard_bytes() {
+        let value = (vec![1u32, 300, 70_000], "text".to_string(), [9u8; 32], vec![7u8; 1000]);
+        let plain = postcard::to_allocvec(&value).unwrap();
+        for capacity in [0, 3, plain.len(), 10 * plain.len()] {
+            assert_eq!(encode_with_capacity(&value, capacity).unwrap(), plain, "{capacity}");
+        }
+    }
+
+    #[test]
+    fn a_byte_string_is_encoded_as_a_sequence_of_u8() {
+        // Snapshots switched their app bytes to `serde_bytes_vec`: checkpoint digests
+        // (and anything stored) keep their value only if the encoding is the same.
+        #[derive(Serialize, Deserialize)]
+        struct Bytes(#[serde(with = "serde_bytes_vec")] Vec<u8>);
+        for len in [0usize, 1, 127, 128, 300, 70_000] {
+            let v: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let as_seq = postcard::to_allocvec(&v).unwrap();
+            assert_eq!(postcard::to_allocvec(&Bytes(v.clone())).unwrap(), as_seq, "{len}");
+            let back: Bytes = postcard::from_bytes(&as_seq).unwrap();
+            assert_eq!(back.0, v);
+        }
+    }
 
     #[test]
     fn command_roundtrips_through_postcard_compactly() {

@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::durable::{self, EngineState};
 use super::messages::{Accept, Outcome, OutcomeReport, ShardCertificate, Submission};
@@ -27,7 +28,7 @@ use crate::object::{Object, ObjectId, ObjectStatus};
 use crate::shard::{concerned_shards, involved_shards, shard_of};
 use crate::store::{Store, WriteBatch};
 use crate::transaction::{Transaction, TxId};
-use crate::types::ShardId;
+use crate::types::{ShardId, encode_with_capacity};
 
 /// How far a transaction got on this shard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +97,9 @@ pub struct SbacEngine {
     /// A newer instance refused while an older one held this shard's locks: taken up
     /// again when those locks are released, so the retry is not lost.
     refused: BTreeMap<TxId, Submission>,
+    /// The length of the last snapshot: the next one is encoded into a buffer that size
+    /// (and a bit), not one grown by doubling and copying many MB at every checkpoint.
+    last_snapshot_len: AtomicUsize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,6 +108,16 @@ struct Snapshot {
     records: Vec<(TxId, TxRecord)>,
     votes: Vec<(TxId, (u64, bool))>,
     refused: Vec<(TxId, Submission)>,
+}
+
+/// A [`Snapshot`] made of borrowed parts: the same bytes, without copying the state
+/// first (the copy cost more than the encoding, at every checkpoint).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    objects: &'a [&'a Object],
+    records: Vec<(&'a TxId, &'a TxRecord)>,
+    votes: Vec<(&'a TxId, &'a (u64, bool))>,
+    refused: Vec<(&'a TxId, &'a Submission)>,
 }
 
 impl SbacEngine {
@@ -137,6 +151,7 @@ impl SbacEngine {
             records: state.records,
             votes: state.votes,
             refused: state.refused,
+            last_snapshot_len: AtomicUsize::new(0),
         }
     }
 
@@ -472,13 +487,25 @@ impl SbacEngine {
 
     /// The state as snapshot bytes: every object and every record, in order.
     pub fn snapshot(&self) -> Result<Vec<u8>, Error> {
-        let snap = Snapshot {
-            objects: self.store.objects()?,
-            records: self.records.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            votes: self.votes.iter().map(|(k, v)| (*k, *v)).collect(),
-            refused: self.refused.iter().map(|(k, v)| (*k, v.clone())).collect(),
-        };
-        postcard::to_allocvec(&snap).map_err(|e| Error::InvalidSnapshot { reason: e.to_string() })
+        let mut encoded = None;
+        self.store.with_objects(&mut |objects| {
+            let snap = SnapshotRef {
+                objects,
+                records: self.records.iter().collect(),
+                votes: self.votes.iter().collect(),
+                refused: self.refused.iter().collect(),
+            };
+            let capacity = self.last_snapshot_len.load(Ordering::Relaxed);
+            encoded = Some(encode_with_capacity(&snap, capacity + capacity / 8));
+        })?;
+        if let Some(Ok(bytes)) = &encoded {
+            self.last_snapshot_len.store(bytes.len(), Ordering::Relaxed);
+        }
+        match encoded {
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(e)) => Err(Error::InvalidSnapshot { reason: e.to_string() }),
+            None => Err(Error::Store { reason: "the store did not list its objects".into() }),
+        }
     }
 
     /// Replace the state with a snapshot. Objects are never deleted, only moved forward,
@@ -509,5 +536,60 @@ impl Object {
     pub fn with_status(mut self, status: ObjectStatus) -> Self {
         self.status = status;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Digest;
+    use crate::store::MemoryStore;
+
+    fn engine_with_state() -> SbacEngine {
+        let (committee, _) = Committee::for_test(1, 4);
+        let store = Arc::new(MemoryStore::new());
+        let mut batch = WriteBatch::new();
+        for n in 0..20u8 {
+            let object = Object::new(ObjectId(Digest([n; 32])), format!("value {n}"));
+            let status = if n % 3 == 0 { ObjectStatus::Inactive } else { ObjectStatus::Active };
+            batch = batch.put(object.with_status(status));
+        }
+        store.apply(batch).expect("apply");
+        let mut state = EngineState::default();
+        for n in 0..5u8 {
+            let tx = TxId(Digest([100 + n; 32]));
+            let phase = if n % 2 == 0 {
+                Phase::Accepted(Outcome::Commit)
+            } else {
+                Phase::Prepared { commit: false, reason: Some(format!("reason {n}")) }
+            };
+            state.records.insert(tx, TxRecord { instance: u64::from(n) + 1, phase });
+            state.votes.insert(tx, (u64::from(n) + 1, n % 2 == 0));
+        }
+        SbacEngine::with_state(ShardId(0), committee, store, state)
+    }
+
+    #[test]
+    fn a_snapshot_is_the_encoding_of_the_whole_state() {
+        // Borrowing the state must give the bytes an owned copy gives: replicas that
+        // disagree on them never agree on a checkpoint, and installs decode `Snapshot`.
+        let engine = engine_with_state();
+        let owned = Snapshot {
+            objects: engine.store.objects().expect("objects"),
+            records: engine.records.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            votes: engine.votes.iter().map(|(k, v)| (*k, *v)).collect(),
+            refused: engine.refused.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        };
+        assert_eq!(owned.objects.len(), 20);
+        let bytes = engine.snapshot().expect("snapshot");
+        assert_eq!(bytes, postcard::to_allocvec(&owned).expect("encode"));
+
+        let (committee, _) = Committee::for_test(1, 4);
+        let mut fresh = SbacEngine::new(ShardId(0), committee, Arc::new(MemoryStore::new()));
+        fresh.install(&bytes).expect("install");
+        assert_eq!(fresh.store.objects().expect("objects"), owned.objects);
+        assert_eq!(fresh.records, engine.records);
+        assert_eq!(fresh.votes, engine.votes);
+        assert_eq!(fresh.snapshot().expect("snapshot"), bytes);
     }
 }
