@@ -118,6 +118,17 @@ macro_rules! with_inner {
     };
 }
 
+/// Evaluate `$body` with the protocol inside bound to `$c` (either protocol: the
+/// accessors that return the same type from both).
+macro_rules! inner {
+    ($inner:expr, |$c:ident| $body:expr) => {
+        match $inner {
+            Inner::Pbft($c, _) => $body,
+            Inner::HotStuff($c, _) => $body,
+        }
+    };
+}
+
 impl AnyConsensus {
     /// Which protocol runs inside.
     pub fn protocol(&self) -> Protocol {
@@ -149,10 +160,7 @@ impl Consensus for AnyConsensus {
     type Timer = AnyTimer;
 
     fn index(&self) -> ReplicaIndex {
-        match &self.inner {
-            Inner::Pbft(p, _) => p.index(),
-            Inner::HotStuff(h, _) => h.index(),
-        }
+        inner!(&self.inner, |c| c.index())
     }
 
     fn on_start(&mut self, out: &mut Out) {
@@ -196,40 +204,25 @@ impl Consensus for AnyConsensus {
     }
 
     fn last_delivered(&self) -> u64 {
-        match &self.inner {
-            Inner::Pbft(p, _) => p.last_delivered(),
-            Inner::HotStuff(h, _) => h.last_delivered(),
-        }
+        inner!(&self.inner, |c| c.last_delivered())
     }
 
     fn stats(&self) -> ConsensusStats {
-        let mut s = match &self.inner {
-            Inner::Pbft(p, _) => p.stats(),
-            Inner::HotStuff(h, _) => h.stats(),
-        };
+        let mut s = inner!(&self.inner, |c| c.stats());
         s.invalid_messages += self.foreign;
         s
     }
 
     fn durable_version(&self) -> u64 {
-        match &self.inner {
-            Inner::Pbft(p, _) => p.durable_version(),
-            Inner::HotStuff(h, _) => h.durable_version(),
-        }
+        inner!(&self.inner, |c| c.durable_version())
     }
 
     fn durable_state(&self) -> Vec<u8> {
-        match &self.inner {
-            Inner::Pbft(p, _) => p.durable_state(),
-            Inner::HotStuff(h, _) => h.durable_state(),
-        }
+        inner!(&self.inner, |c| c.durable_state())
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), chainspace_core::Error> {
-        match &mut self.inner {
-            Inner::Pbft(p, _) => p.restore(state),
-            Inner::HotStuff(h, _) => h.restore(state),
-        }
+        inner!(&mut self.inner, |c| c.restore(state))
     }
 }
 
