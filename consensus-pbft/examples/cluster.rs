@@ -18,69 +18,42 @@ use chainspace_core::committee::Committee;
 use chainspace_core::consensus::Consensus;
 use chainspace_core::sim::{NetworkModel, Simulation};
 use chainspace_core::types::Command;
+use clap::Parser;
 use consensus_pbft::{Pbft, PbftConfig};
 
+/// Run PBFT shards in the deterministic simulator and print what they ordered.
+#[derive(Parser)]
+#[command(name = "cluster")]
 struct Args {
+    /// Number of shards, each an independent PBFT group.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
+    /// Replicas per shard.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     replicas: u32,
+    /// Commands submitted to each shard (at 100,000 per second of virtual time).
+    #[arg(long, default_value_t = 20_000)]
     commands: usize,
+    /// Most commands per PBFT batch.
+    #[arg(long, default_value_t = 400)]
     batch: usize,
+    /// Fraction of messages the simulated network drops, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     loss: f64,
+    /// Crash each shard's first leader (replica 0) at this virtual time, in ms (0: never).
+    #[arg(long, default_value_t = 0)]
     crash_leader_at_ms: u64,
+    /// Seed of the simulation (shard s uses seed + s).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        shards: 2,
-        replicas: 4,
-        commands: 20_000,
-        batch: 400,
-        loss: 0.0,
-        crash_leader_at_ms: 0,
-        seed: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
-        }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--shards" => a.shards = value.parse().map_err(|e| bad(&e))?,
-            "--replicas" => a.replicas = value.parse().map_err(|e| bad(&e))?,
-            "--commands" => a.commands = value.parse().map_err(|e| bad(&e))?,
-            "--batch" => a.batch = value.parse().map_err(|e| bad(&e))?,
-            "--loss" => a.loss = value.parse().map_err(|e| bad(&e))?,
-            "--crash-leader-at-ms" => a.crash_leader_at_ms = value.parse().map_err(|e| bad(&e))?,
-            "--seed" => a.seed = value.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    if a.shards == 0 || a.replicas == 0 {
-        return Err("--shards and --replicas must be at least 1".into());
-    }
-    if !(0.0..1.0).contains(&a.loss) {
-        return Err("--loss must be in [0, 1)".into());
-    }
-    Ok(a)
-}
-
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!(
-                "usage: cluster [--shards 2] [--replicas 4] [--commands 20000] [--batch 400] \
-                 [--loss 0.0] [--crash-leader-at-ms 0] [--seed 1]"
-            );
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
-        }
-    };
+    let args = Args::parse();
+    if !(0.0..1.0).contains(&args.loss) {
+        eprintln!("error: --loss must be in [0, 1)");
+        return ExitCode::from(2);
+    }
     let cfg = PbftConfig { max_batch: args.batch, max_in_flight: 8, ..PbftConfig::default() };
     if let Err(e) = cfg.validate() {
         eprintln!("error: {e}");

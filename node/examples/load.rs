@@ -18,38 +18,29 @@ use chainspace_core::sbac::Outcome;
 use chainspace_core::transaction::TransactionRequest;
 use chainspace_node::client::ClientConfig;
 use chainspace_node::local::{LocalConfig, LocalNetwork};
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use consensus_any::Protocol;
 
+/// A closed-loop load on a local network over real QUIC, all in one process.
+#[derive(Parser)]
+#[command(name = "load")]
 struct Args {
+    /// Number of shards.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
+    /// Replicas per shard (at least 4 = 3f+1 with f = 1).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(4..))]
     replicas: u32,
+    /// Consensus protocol of every shard: pbft or hotstuff.
+    #[arg(long = "consensus", value_name = "PROTOCOL", default_value_t = Protocol::Pbft)]
     protocol: Protocol,
+    /// Number of closed-loop clients, each with one transaction in flight.
+    #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     clients: usize,
+    /// How long to run the load, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args { shards: 2, replicas: 4, protocol: Protocol::Pbft, clients: 64, seconds: 10 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
-        }
-        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {v}: {e}");
-        match flag.as_str() {
-            "--shards" => a.shards = v.parse().map_err(|e| bad(&e))?,
-            "--replicas" => a.replicas = v.parse().map_err(|e| bad(&e))?,
-            "--consensus" => a.protocol = v.parse().map_err(|e| bad(&e))?,
-            "--clients" => a.clients = v.parse().map_err(|e| bad(&e))?,
-            "--seconds" => a.seconds = v.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    if a.shards == 0 || a.replicas < 4 || a.clients == 0 || a.seconds == 0 {
-        return Err("need --shards >= 1, --replicas >= 4, --clients >= 1, --seconds >= 1".into());
-    }
-    Ok(a)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -60,19 +51,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() -> ExitCode {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!(
-                "usage: load [--shards 2] [--replicas 4] [--consensus pbft|hotstuff] \
-                 [--clients 64] [--seconds 10]"
-            );
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
-        }
-    };
+    let a = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

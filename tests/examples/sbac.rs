@@ -27,57 +27,51 @@ use chainspace_core::transaction::TxId;
 use chainspace_tests::setup::Deployment;
 use chainspace_tests::setup::Mix;
 use chainspace_tests::workload::{Ledger, outputs};
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use consensus_any::{AnyConsensus, Protocol};
 
+/// Run a whole Chainspace deployment in the deterministic simulator and report throughput
+/// and latency.
+#[derive(Parser)]
+#[command(name = "sbac")]
 struct Args {
+    /// Number of shards.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
+    /// Replicas per shard.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     replicas: u32,
+    /// Number of closed-loop clients, each with one transaction in flight.
+    #[arg(long, default_value_t = 8, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     clients: usize,
+    /// Total number of transactions, spread evenly over the clients.
+    #[arg(long, default_value_t = 2000)]
     transactions: usize,
+    /// Objects each transaction consumes (several make most transactions cross-shard).
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     inputs: usize,
+    /// Fraction of messages the simulated network drops, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     loss: f64,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Consensus protocol of every shard: pbft or hotstuff; or mixed, for PBFT in even
+    /// shards and HotStuff in odd ones.
+    #[arg(long = "consensus", value_name = "PROTOCOL", default_value = "pbft", value_parser = parse_mix)]
     mix: Mix,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        shards: 2,
-        replicas: 4,
-        clients: 8,
-        transactions: 2000,
-        inputs: 1,
-        loss: 0.0,
-        seed: 1,
-        mix: Mix::All(Protocol::Pbft),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
-        }
-        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {v}: {e}");
-        match flag.as_str() {
-            "--shards" => a.shards = v.parse().map_err(|e| bad(&e))?,
-            "--replicas" => a.replicas = v.parse().map_err(|e| bad(&e))?,
-            "--clients" => a.clients = v.parse().map_err(|e| bad(&e))?,
-            "--transactions" => a.transactions = v.parse().map_err(|e| bad(&e))?,
-            "--inputs" => a.inputs = v.parse().map_err(|e| bad(&e))?,
-            "--loss" => a.loss = v.parse().map_err(|e| bad(&e))?,
-            "--seed" => a.seed = v.parse().map_err(|e| bad(&e))?,
-            "--consensus" if v == "mixed" => a.mix = Mix::Alternate,
-            "--consensus" => a.mix = Mix::All(v.parse().map_err(|e| bad(&e))?),
-            _ => return Err(format!("unknown option {flag}")),
-        }
+/// `--consensus`: "mixed", or the name of the protocol every shard runs.
+fn parse_mix(s: &str) -> Result<Mix, String> {
+    if s == "mixed" {
+        return Ok(Mix::Alternate);
     }
-    if a.shards == 0 || a.replicas == 0 || a.clients == 0 || a.inputs == 0 {
-        return Err("--shards, --replicas, --clients and --inputs must be at least 1".into());
-    }
-    if !(0.0..1.0).contains(&a.loss) {
-        return Err("--loss must be in [0, 1)".into());
-    }
-    Ok(a)
+    s.parse().map(Mix::All).map_err(|_| {
+        let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+        format!("expected one of: {}, mixed", names.join(", "))
+    })
 }
 
 /// The closed-loop load: which transaction each client sends next.
@@ -112,19 +106,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() -> ExitCode {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!(
-                "usage: sbac [--shards 2] [--replicas 4] [--clients 8] [--transactions 2000] \
-                 [--inputs 1] [--loss 0.0] [--seed 1] [--consensus pbft|hotstuff|mixed]"
-            );
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
-        }
-    };
+    let a = Args::parse();
+    if !(0.0..1.0).contains(&a.loss) {
+        eprintln!("error: --loss must be in [0, 1)");
+        return ExitCode::from(2);
+    }
     let mut d = Deployment::new(a.shards, a.replicas);
     d.clients = a.clients;
     d.network = NetworkModel { drop_rate: a.loss, ..NetworkModel::default() };
