@@ -1,6 +1,7 @@
 //! [`AnyConsensus`]: a PBFT or a HotStuff replica behind one type.
 
 use chainspace_core::consensus::{Action, Actions, Consensus, ConsensusStats, ProtocolMessage};
+use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 use consensus_hotstuff::HotStuff;
 use consensus_pbft::Pbft;
@@ -199,7 +200,7 @@ impl Consensus for AnyConsensus {
         }
     }
 
-    fn on_snapshot(&mut self, sequence: u64, snapshot: Vec<u8>, out: &mut Out) {
+    fn on_snapshot(&mut self, sequence: u64, snapshot: Snapshot, out: &mut Out) {
         with_inner!(self, out, |c, a| c.on_snapshot(sequence, snapshot, a));
     }
 

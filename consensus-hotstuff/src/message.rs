@@ -407,7 +407,8 @@ pub struct StateReply {
     pub height: u64,
     /// Its quorum proof.
     pub proof: Vec<Checkpoint>,
-    /// The snapshot (its SHA-256 is the checkpoint's state digest).
+    /// The snapshot, encoded (see `sync::HotStuffSnapshot`): the application's chunks,
+    /// the dedup window and the committed block, whose digest is the checkpoint's state.
     pub snapshot: Vec<u8>,
 }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
 use chainspace_core::crypto::{Digest, DigestMap, Keypair, Signature};
+use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::config::HotStuffConfig;
@@ -16,6 +17,7 @@ use crate::error::{HotStuffError, Invalid};
 use crate::message::{
     Block, Checkpoint, Message, Proposal, QuorumCert, Timeout, TimeoutCert, genesis, leader,
 };
+use crate::sync::HotStuffSnapshot;
 
 /// HotStuff's timers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -54,7 +56,7 @@ pub(crate) struct VoteSet {
 pub(crate) struct Stable {
     pub height: u64,
     pub proof: Vec<Checkpoint>,
-    pub snapshot: Option<Vec<u8>>,
+    pub snapshot: Option<HotStuffSnapshot>,
 }
 
 /// What a checkpoint at some height needs besides the application's snapshot.
@@ -114,7 +116,7 @@ pub struct HotStuff {
     pub(crate) recent_set: DigestMap<u64>,
     pub(crate) stable: Stable,
     pub(crate) checkpoints: BTreeMap<u64, BTreeMap<ReplicaIndex, Checkpoint>>,
-    pub(crate) own_snapshots: BTreeMap<u64, (Digest, Vec<u8>)>,
+    pub(crate) own_snapshots: BTreeMap<u64, (Digest, HotStuffSnapshot)>,
     pub(crate) snapshot_meta: BTreeMap<u64, SnapshotMeta>,
     /// `(committed, high_qc.round)` at the last status broadcast.
     pub(crate) status_sent: Option<(u64, u64)>,
@@ -343,7 +345,7 @@ impl Consensus for HotStuff {
         }
     }
 
-    fn on_snapshot(&mut self, sequence: u64, snapshot: Vec<u8>, out: &mut Out) {
+    fn on_snapshot(&mut self, sequence: u64, snapshot: Snapshot, out: &mut Out) {
         self.take_checkpoint(sequence, snapshot, out);
     }
 

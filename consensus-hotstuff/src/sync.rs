@@ -14,24 +14,62 @@
 
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, DigestSet, sha256};
-use chainspace_core::types::{ReplicaIndex, encode_with_capacity};
+use chainspace_core::snapshot::Snapshot;
+use chainspace_core::types::ReplicaIndex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::message::{
-    Block, BlockRequest, Checkpoint, Message, StateReply, domain, verify_checkpoint_proof,
+    Block, BlockRequest, Checkpoint, Message, StateReply, domain, encode, verify_checkpoint_proof,
 };
 use crate::replica::{HotStuff, MAX_WAITING, Out, Root, Stable, Timer};
 
 /// What a checkpoint covers: the application's snapshot, the dedup window and the
-/// committed block, since all three decide what later heights deliver.
+/// committed block, since all three decide what later heights deliver. Its digest hashes
+/// the application snapshot's digest, not its bytes, so a checkpoint costs what the
+/// application changed (see [`chainspace_core::snapshot`]); the bytes are made only for a
+/// peer that needs them.
+#[derive(Clone, Debug)]
+pub(crate) struct HotStuffSnapshot {
+    pub app: Snapshot,
+    pub recent: Vec<(u64, Vec<Digest>)>,
+    pub block: Digest,
+    pub round: u64,
+}
+
+/// How a [`HotStuffSnapshot`] travels in a [`StateReply`].
 #[derive(Serialize, Deserialize)]
-struct HotStuffSnapshot {
+struct Wire {
     #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
     recent: Vec<(u64, Vec<Digest>)>,
     block: Digest,
     round: u64,
+}
+
+impl HotStuffSnapshot {
+    /// The checkpoint's state digest.
+    pub(crate) fn digest(&self) -> Digest {
+        let parts = (self.app.digest(), &self.recent, self.block, self.round);
+        sha256(&encode(&parts))
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let wire = Wire {
+            app: self.app.encode(),
+            recent: self.recent.clone(),
+            block: self.block,
+            round: self.round,
+        };
+        encode(&wire)
+    }
+
+    /// Decoded, with the application snapshot's digest recomputed from its chunks.
+    fn decode(bytes: &[u8]) -> Option<HotStuffSnapshot> {
+        let wire: Wire = postcard::from_bytes(bytes).ok()?;
+        let app = Snapshot::decode(&wire.app).ok()?;
+        Some(HotStuffSnapshot { app, recent: wire.recent, block: wire.block, round: wire.round })
+    }
 }
 
 /// Blocks asked for again per retry.
@@ -140,7 +178,7 @@ impl HotStuff {
         }
         if r.committed < self.stable.height
             && !reached
-            && let Some(snapshot) = self.stable.snapshot.clone()
+            && let Some(snapshot) = self.stable.snapshot.as_ref().map(HotStuffSnapshot::encode)
         {
             let reply = StateReply {
                 height: self.stable.height,
@@ -198,23 +236,19 @@ impl HotStuff {
     }
 
     /// The application's snapshot at `height` arrived: sign and broadcast a checkpoint.
-    pub(crate) fn take_checkpoint(&mut self, height: u64, app: Vec<u8>, out: &mut Out) {
+    pub(crate) fn take_checkpoint(&mut self, height: u64, app: Snapshot, out: &mut Out) {
         let Some(meta) = self.snapshot_meta.remove(&height) else { return };
         if height <= self.stable.height {
             return;
         }
-        // Sized beforehand: the app's part alone can be many MB (see `encode_with_capacity`).
-        let capacity =
-            app.len() + meta.recent.iter().map(|(_, ds)| 16 + 32 * ds.len()).sum::<usize>() + 64;
         let snap = HotStuffSnapshot {
             app,
             recent: meta.recent,
             block: meta.root.digest,
             round: meta.root.round,
         };
-        let bytes = encode_with_capacity(&snap, capacity).expect("encoding to a Vec cannot fail");
-        let state = sha256(&bytes);
-        self.own_snapshots.insert(height, (state, bytes));
+        let state = snap.digest();
+        self.own_snapshots.insert(height, (state, snap));
         let cp = Checkpoint::new(height, state, self.me, &self.key);
         self.checkpoints.entry(height).or_default().insert(self.me, cp.clone());
         out.broadcast(Message::Checkpoint(cp));
@@ -254,7 +288,7 @@ impl HotStuff {
             return;
         }
         // Moved, not copied (it can be many MB): `make_stable` drops it from the map anyway.
-        let snapshot = self.own_snapshots.remove(&height).map(|(_, bytes)| bytes);
+        let snapshot = self.own_snapshots.remove(&height).map(|(_, snap)| snap);
         self.make_stable(Stable { height, proof, snapshot });
     }
 
@@ -276,15 +310,15 @@ impl HotStuff {
             self.ignore();
             return;
         }
-        let state = sha256(&r.snapshot);
+        let Some(snap) = HotStuffSnapshot::decode(&r.snapshot) else {
+            return self.invalid(Invalid::Proof("snapshot does not decode"));
+        };
+        let state = snap.digest();
         if let Err(e) = verify_checkpoint_proof(&self.committee, r.height, state, &r.proof) {
             return self.invalid(e);
         }
-        let Ok(snap) = postcard::from_bytes::<HotStuffSnapshot>(&r.snapshot) else {
-            return self.invalid(Invalid::Proof("snapshot does not decode"));
-        };
         let height = r.height;
-        self.recent = snap.recent.into_iter().collect();
+        self.recent = snap.recent.iter().cloned().collect();
         self.recent_set =
             self.recent.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (*d, *s))).collect();
         let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
@@ -295,8 +329,9 @@ impl HotStuff {
         self.committed.clear();
         self.committed.insert(height, snap.block);
         self.stats.snapshots_installed += 1;
-        out.push(Action::InstallSnapshot { sequence: height, snapshot: snap.app });
-        self.make_stable(Stable { height, proof: r.proof, snapshot: Some(r.snapshot) });
+        out.push(Action::InstallSnapshot { sequence: height, snapshot: snap.app.clone() });
+        let block = snap.block;
+        self.make_stable(Stable { height, proof: r.proof, snapshot: Some(snap) });
         // Re-root the tree: keep what descends from the new root, wait for the rest.
         let mut old: Vec<(Digest, Block)> =
             self.blocks.drain().filter(|(_, b)| b.height > height).collect();
@@ -310,20 +345,20 @@ impl HotStuff {
         }
         self.wanted.retain(|_, (h, _)| *h > height);
         for children in self.orphans.values_mut() {
-            children.retain(|b| b.height > height + 1 || b.parent() == snap.block);
+            children.retain(|b| b.height > height + 1 || b.parent() == block);
         }
         self.orphans.retain(|_, c| !c.is_empty());
         self.waiting.retain(|_, w| {
             w.retain(|(_, p)| p.block.height > height);
             !w.is_empty()
         });
-        if let Some(children) = self.orphans.remove(&snap.block) {
+        if let Some(children) = self.orphans.remove(&block) {
             for c in children {
                 let d = c.digest();
                 self.insert_block(d, c, out);
             }
         }
-        if let Some(waiting) = self.waiting.remove(&snap.block) {
+        if let Some(waiting) = self.waiting.remove(&block) {
             for (_, p) in waiting {
                 let d = p.block.digest();
                 self.on_connected_proposal(d, p.block, out);

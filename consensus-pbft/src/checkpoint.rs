@@ -14,8 +14,8 @@
 
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, sha256};
+use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::ReplicaIndex;
-use chainspace_core::types::encode_with_capacity;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -26,27 +26,57 @@ use crate::message::{
 use crate::replica::{Out, Pbft, Served, Stable};
 
 /// What a checkpoint covers: the application's snapshot and the dedup window, since
-/// both decide what later sequence numbers deliver.
+/// both decide what later sequence numbers deliver. Its digest hashes the application
+/// snapshot's digest, not its bytes, so a checkpoint costs what the application changed
+/// (see [`chainspace_core::snapshot`]); the bytes are made only for a peer that needs them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PbftSnapshot {
+    /// The application's snapshot.
+    pub app: Snapshot,
+    /// The dedup window: digests delivered at each recent sequence number.
+    pub recent: Vec<(u64, Vec<Digest>)>,
+}
+
+/// How a [`PbftSnapshot`] travels in a [`StateReply`].
 #[derive(Serialize, Deserialize)]
-struct PbftSnapshot {
+struct Wire {
     #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
     recent: Vec<(u64, Vec<Digest>)>,
 }
 
+impl PbftSnapshot {
+    /// The checkpoint's state digest.
+    pub fn digest(&self) -> Digest {
+        let bytes = postcard::to_allocvec(&(self.app.digest(), &self.recent))
+            .expect("encoding to a Vec cannot fail");
+        sha256(&bytes)
+    }
+
+    /// The bytes a [`StateReply`] carries.
+    pub fn encode(&self) -> Vec<u8> {
+        let wire = Wire { app: self.app.encode(), recent: self.recent.clone() };
+        postcard::to_allocvec(&wire).expect("encoding to a Vec cannot fail")
+    }
+
+    /// Decoded, with the application snapshot's digest recomputed from its chunks.
+    pub fn decode(bytes: &[u8]) -> Option<PbftSnapshot> {
+        let wire: Wire = postcard::from_bytes(bytes).ok()?;
+        let app = Snapshot::decode(&wire.app).ok()?;
+        Some(PbftSnapshot { app, recent: wire.recent })
+    }
+}
+
 impl Pbft {
     /// The application's snapshot at `seq` arrived: sign and broadcast our checkpoint.
-    pub(crate) fn take_checkpoint(&mut self, seq: u64, app: Vec<u8>, out: &mut Out) {
+    pub(crate) fn take_checkpoint(&mut self, seq: u64, app: Snapshot, out: &mut Out) {
         let Some(recent) = self.snapshot_dedup.remove(&seq) else { return };
         if seq <= self.stable.seq {
             return;
         }
-        // Sized beforehand: the app's part alone can be many MB (see `encode_with_capacity`).
-        let capacity = app.len() + recent.iter().map(|(_, ds)| 16 + 32 * ds.len()).sum::<usize>();
-        let bytes = encode_with_capacity(&PbftSnapshot { app, recent }, capacity + 16)
-            .expect("encoding to a Vec cannot fail");
-        let state = sha256(&bytes);
-        self.own_snapshots.insert(seq, (state, bytes));
+        let snapshot = PbftSnapshot { app, recent };
+        let state = snapshot.digest();
+        self.own_snapshots.insert(seq, (state, snapshot));
         let cp = Checkpoint::new(seq, state, self.me, &self.key);
         self.checkpoints.entry(seq).or_default().insert(self.me, cp.clone());
         out.broadcast(Message::Checkpoint(cp));
@@ -129,7 +159,7 @@ impl Pbft {
             return;
         }
         if st.last_executed < self.stable.seq && fresh <= self.stable.seq {
-            let Some(snapshot) = self.stable.snapshot.clone() else {
+            let Some(snapshot) = self.stable.snapshot.as_ref().map(PbftSnapshot::encode) else {
                 self.record_served(from, served);
                 return;
             };
@@ -244,16 +274,16 @@ impl Pbft {
             self.ignore();
             return;
         }
-        let state = sha256(&r.snapshot);
+        let Some(snap) = PbftSnapshot::decode(&r.snapshot) else {
+            self.invalid(Invalid::Proof("snapshot does not decode"));
+            return;
+        };
+        let state = snap.digest();
         if let Err(e) = verify_checkpoint_proof(&self.committee, r.seq, state, &r.proof) {
             self.invalid(e);
             return;
         }
-        let Ok(snap) = postcard::from_bytes::<PbftSnapshot>(&r.snapshot) else {
-            self.invalid(Invalid::Proof("snapshot does not decode"));
-            return;
-        };
-        self.recent = snap.recent.into_iter().collect();
+        self.recent = snap.recent.iter().cloned().collect();
         self.recent_set =
             self.recent.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (*d, *s))).collect();
         let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
@@ -264,8 +294,8 @@ impl Pbft {
         self.last_executed = r.seq;
         self.next_seq = self.next_seq.max(r.seq + 1);
         self.stats.snapshots_installed += 1;
-        out.push(Action::InstallSnapshot { sequence: r.seq, snapshot: snap.app });
-        self.make_stable(Stable { seq: r.seq, state, proof: r.proof, snapshot: Some(r.snapshot) });
+        out.push(Action::InstallSnapshot { sequence: r.seq, snapshot: snap.app.clone() });
+        self.make_stable(Stable { seq: r.seq, state, proof: r.proof, snapshot: Some(snap) });
         self.try_execute(out);
         self.try_propose(out);
     }

@@ -374,7 +374,8 @@ pub struct StateReply {
     pub seq: u64,
     /// The quorum proof of the checkpoint.
     pub proof: Vec<Checkpoint>,
-    /// The snapshot (its SHA-256 is the checkpoint's state digest).
+    /// The snapshot, encoded (see `checkpoint::PbftSnapshot`): the application's
+    /// chunks and the dedup window, whose digest is the checkpoint's state digest.
     pub snapshot: Vec<u8>,
 }
 

@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
 use chainspace_core::crypto::{Digest, DigestMap, DigestSet, Keypair};
+use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 
+use crate::checkpoint::PbftSnapshot;
 use crate::config::PbftConfig;
 use crate::error::{Invalid, PbftError};
 use crate::message::{
@@ -69,7 +71,7 @@ pub(crate) struct Stable {
     pub proof: Vec<Checkpoint>,
     /// The snapshot, when this replica has it (it may know of a stable checkpoint it has
     /// not reached yet).
-    pub snapshot: Option<Vec<u8>>,
+    pub snapshot: Option<PbftSnapshot>,
 }
 
 /// A PBFT replica (Castro and Liskov, OSDI 1999; in the style of BFT-SMaRt's Mod-SMaRt).
@@ -99,8 +101,8 @@ pub struct Pbft {
     pub(crate) stable: Stable,
     /// Checkpoint messages above the stable checkpoint, by sequence number and sender.
     pub(crate) checkpoints: BTreeMap<u64, BTreeMap<ReplicaIndex, Checkpoint>>,
-    /// This replica's own snapshots above the stable checkpoint: (digest, bytes).
-    pub(crate) own_snapshots: BTreeMap<u64, (Digest, Vec<u8>)>,
+    /// This replica's own snapshots above the stable checkpoint, with their digests.
+    pub(crate) own_snapshots: BTreeMap<u64, (Digest, PbftSnapshot)>,
     /// The dedup state captured when a checkpoint's sequence number was executed, waiting
     /// for the application's snapshot.
     pub(crate) snapshot_dedup: BTreeMap<u64, Vec<(u64, Vec<Digest>)>>,
@@ -458,7 +460,7 @@ impl Consensus for Pbft {
         }
     }
 
-    fn on_snapshot(&mut self, sequence: u64, snapshot: Vec<u8>, out: &mut Out) {
+    fn on_snapshot(&mut self, sequence: u64, snapshot: Snapshot, out: &mut Out) {
         self.take_checkpoint(sequence, snapshot, out);
     }
 

@@ -16,9 +16,11 @@
 mod common;
 
 use chainspace_core::consensus::{Action, Consensus};
-use chainspace_core::crypto::{Keypair, sha256};
+use chainspace_core::crypto::Keypair;
+use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::Command;
 use common::*;
+use consensus_pbft::checkpoint::PbftSnapshot;
 use consensus_pbft::message::{Checkpoint, Decided, NewView, StateReply, Status};
 use consensus_pbft::{Message, Pbft, PbftConfig};
 
@@ -215,7 +217,7 @@ fn catching_up_to_a_checkpoint_asks_for_a_snapshot() {
 /// executed, and the checkpoint proof it holds.
 fn backup_with_stable_checkpoint() -> (Pbft, Vec<Keypair>, Vec<Checkpoint>) {
     let (mut r, k) = backup_that_executed(&sim_config(), 1, K);
-    let acts = step(&mut r, |r, out| r.on_snapshot(K, b"app".to_vec(), out));
+    let acts = step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"app".to_vec()), out));
     let [Action::Broadcast { msg: Message::Checkpoint(own) }] = acts.as_slice() else {
         panic!("expected one checkpoint, got {acts:?}")
     };
@@ -242,7 +244,9 @@ fn state_reply_from_a_stable_backup() -> StateReply {
     expected.push(send_to(3, Message::StateReply(reply.clone())));
     expected.push(send_to(3, decided_msg(K + 1, batch(K + 1))));
     assert_eq!(acts, expected);
-    assert_eq!(sha256(&reply.snapshot), proof[0].state, "the snapshot is the checkpointed one");
+    let snap = PbftSnapshot::decode(&reply.snapshot).expect("a PBFT snapshot");
+    assert_eq!(snap.digest(), proof[0].state, "the snapshot is the checkpointed one");
+    assert_eq!(snap.app.chunk(0), b"app");
     reply
 }
 
@@ -256,7 +260,8 @@ fn a_state_reply_installs_the_snapshot_and_its_dedup_state() {
     let reply = state_reply_from_a_stable_backup();
     let mut r = replica(&sim_config(), N, 3);
     let acts = recv(&mut r, 1, Message::StateReply(reply));
-    assert_eq!(acts, vec![Action::InstallSnapshot { sequence: K, snapshot: b"app".to_vec() }]);
+    let app = Snapshot::single(b"app".to_vec());
+    assert_eq!(acts, vec![Action::InstallSnapshot { sequence: K, snapshot: app }]);
     assert_eq!(r.last_delivered(), K);
     assert_eq!(r.stable_checkpoint(), K);
     assert_eq!(r.stats().snapshots_installed, 1);

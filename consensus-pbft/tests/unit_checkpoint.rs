@@ -14,6 +14,7 @@ mod common;
 
 use chainspace_core::consensus::{Action, Consensus};
 use chainspace_core::crypto::{Digest, Keypair, sha256};
+use chainspace_core::snapshot::Snapshot;
 use common::*;
 use consensus_pbft::message::Checkpoint;
 use consensus_pbft::{Message, Pbft};
@@ -49,7 +50,7 @@ fn backup_at_checkpoint(index: u32, app: &[u8]) -> (Pbft, Vec<Keypair>, Digest) 
     let k = test_keys(N);
     let mut r = replica(&sim_config(), N, index);
     run_backup(&mut r, &k, 1, K);
-    let acts = step(&mut r, |r, out| r.on_snapshot(K, app.to_vec(), out));
+    let acts = step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(app.to_vec()), out));
     let state = broadcast_checkpoint(&acts).state;
     (r, k, state)
 }
@@ -76,7 +77,8 @@ fn the_snapshot_makes_the_replica_broadcast_one_signed_checkpoint() {
     let k = test_keys(N);
     let mut r = replica(&sim_config(), N, 1);
     run_backup(&mut r, &k, 1, K);
-    let acts = step(&mut r, |r, out| r.on_snapshot(K, b"app state at 8".to_vec(), out));
+    let acts =
+        step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"app state at 8".to_vec()), out));
     // Replica 2, with the same history and application state, vouches for the same state.
     let (_, _, state) = backup_at_checkpoint(2, b"app state at 8");
     let expected = Checkpoint::new(K, state, 1, &k[1]);
@@ -98,12 +100,21 @@ fn a_snapshot_that_was_not_asked_for_does_nothing() {
     let k = test_keys(N);
     let mut r = replica(&sim_config(), N, 1);
     run_backup(&mut r, &k, 1, K);
-    assert_eq!(step(&mut r, |r, out| r.on_snapshot(K - 1, b"x".to_vec(), out)), vec![]);
-    assert_eq!(step(&mut r, |r, out| r.on_snapshot(2 * K, b"x".to_vec(), out)), vec![]);
+    assert_eq!(
+        step(&mut r, |r, out| r.on_snapshot(K - 1, Snapshot::single(b"x".to_vec()), out)),
+        vec![]
+    );
+    assert_eq!(
+        step(&mut r, |r, out| r.on_snapshot(2 * K, Snapshot::single(b"x".to_vec()), out)),
+        vec![]
+    );
     // The one asked for is answered once.
-    let acts = step(&mut r, |r, out| r.on_snapshot(K, b"x".to_vec(), out));
+    let acts = step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"x".to_vec()), out));
     broadcast_checkpoint(&acts);
-    assert_eq!(step(&mut r, |r, out| r.on_snapshot(K, b"x".to_vec(), out)), vec![]);
+    assert_eq!(
+        step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"x".to_vec()), out)),
+        vec![]
+    );
 }
 
 #[test]
@@ -134,7 +145,7 @@ fn checkpoints_that_arrive_before_the_snapshot_count_once_it_arrives() {
     assert_eq!(recv(&mut r, 2, checkpoint_msg(&k, K, state, 2)), vec![]);
     assert_eq!(recv(&mut r, 3, checkpoint_msg(&k, K, state, 3)), vec![]);
     assert_eq!(r.stable_checkpoint(), 0, "no stable checkpoint without its own snapshot");
-    let acts = step(&mut r, |r, out| r.on_snapshot(K, b"app".to_vec(), out));
+    let acts = step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"app".to_vec()), out));
     assert_eq!(acts, vec![bcast(checkpoint_msg(&k, K, state, 1))]);
     assert_eq!(r.stable_checkpoint(), K);
     assert_eq!(r.log_len(), 0);
@@ -189,7 +200,8 @@ fn the_primary_waits_at_the_window_edge_until_a_checkpoint_is_stable() {
         }
         assert_eq!(decide(&mut r, &k, 0, seq, c), expected, "sequence {seq}");
         if seq == K {
-            snapshot_acts = step(&mut r, |r, out| r.on_snapshot(K, b"app".to_vec(), out));
+            snapshot_acts =
+                step(&mut r, |r, out| r.on_snapshot(K, Snapshot::single(b"app".to_vec()), out));
         }
     }
     let state = broadcast_checkpoint(&snapshot_acts).state;

@@ -14,8 +14,10 @@
 mod common;
 
 use chainspace_core::consensus::{Action, Consensus};
-use chainspace_core::crypto::{Keypair, Signature, sha256};
+use chainspace_core::crypto::{Digest, Keypair, Signature, sha256};
+use chainspace_core::snapshot::Snapshot;
 use common::*;
+use consensus_pbft::checkpoint::PbftSnapshot;
 use consensus_pbft::message::{
     Checkpoint, Decided, NewView, PrePrepare, Prepare, StateReply, Status, ViewChange,
 };
@@ -467,8 +469,12 @@ fn new_view_carrying_a_view_change_for_another_view_is_invalid() {
 
 // ----- state transfer -------------------------------------------------------------------
 
-fn checkpoint_proof(k: &[Keypair], seq: u64, snapshot: &[u8], who: &[u32]) -> Vec<Checkpoint> {
-    let state = sha256(snapshot);
+/// A PBFT snapshot of application state `app` with an empty dedup window.
+fn snap(app: &[u8]) -> PbftSnapshot {
+    PbftSnapshot { app: Snapshot::single(app.to_vec()), recent: vec![] }
+}
+
+fn checkpoint_proof(k: &[Keypair], seq: u64, state: Digest, who: &[u32]) -> Vec<Checkpoint> {
     who.iter().map(|i| Checkpoint::new(seq, state, *i, &k[*i as usize])).collect()
 }
 
@@ -477,8 +483,8 @@ fn state_reply_whose_snapshot_does_not_match_the_proof_is_invalid() {
     let (mut r, k) = setup(3);
     let reply = StateReply {
         seq: 8,
-        proof: checkpoint_proof(&k, 8, b"the real snapshot", &[0, 1, 2]),
-        snapshot: b"a forged snapshot".to_vec(),
+        proof: checkpoint_proof(&k, 8, snap(b"the real snapshot").digest(), &[0, 1, 2]),
+        snapshot: snap(b"a forged snapshot").encode(),
     };
     expect_invalid(
         &mut r,
@@ -495,8 +501,8 @@ fn state_reply_with_a_proof_below_quorum_is_invalid() {
     let (mut r, k) = setup(3);
     let reply = StateReply {
         seq: 8,
-        proof: checkpoint_proof(&k, 8, b"snapshot", &[0, 1]),
-        snapshot: b"snapshot".to_vec(),
+        proof: checkpoint_proof(&k, 8, snap(b"snapshot").digest(), &[0, 1]),
+        snapshot: snap(b"snapshot").encode(),
     };
     expect_invalid(
         &mut r,
@@ -509,19 +515,19 @@ fn state_reply_with_a_proof_below_quorum_is_invalid() {
 #[test]
 fn state_reply_with_a_forged_checkpoint_signature_is_invalid() {
     let (mut r, k) = setup(3);
-    let mut proof = checkpoint_proof(&k, 8, b"snapshot", &[0, 1, 2]);
+    let mut proof = checkpoint_proof(&k, 8, snap(b"snapshot").digest(), &[0, 1, 2]);
     proof[2].signature = proof[1].signature;
-    let reply = StateReply { seq: 8, proof, snapshot: b"snapshot".to_vec() };
+    let reply = StateReply { seq: 8, proof, snapshot: snap(b"snapshot").encode() };
     expect_invalid(&mut r, 0, Message::StateReply(reply), Invalid::Signature("checkpoint"));
 }
 
 #[test]
 fn state_reply_whose_snapshot_does_not_decode_is_invalid() {
-    // A quorum really signed it, but it is not a PBFT snapshot: no InstallSnapshot.
+    // Not a PBFT snapshot, whatever the proof: no InstallSnapshot.
     let (mut r, k) = setup(3);
     let reply = StateReply {
         seq: 8,
-        proof: checkpoint_proof(&k, 8, b"\xff\xff\xff", &[0, 1, 2]),
+        proof: checkpoint_proof(&k, 8, snap(b"snapshot").digest(), &[0, 1, 2]),
         snapshot: b"\xff\xff\xff".to_vec(),
     };
     expect_invalid(

@@ -22,6 +22,7 @@ mod common;
 
 use chainspace_core::consensus::{Action, Consensus};
 use chainspace_core::crypto::Keypair;
+use chainspace_core::snapshot::Snapshot;
 use common::*;
 use consensus_pbft::message::{Checkpoint, NewView, PrePrepare, PreparedProof, Status, ViewChange};
 use consensus_pbft::{Message, Pbft, Timer};
@@ -507,7 +508,7 @@ fn backup_with_own_checkpoint(index: u32) -> (Pbft, Vec<Keypair>, Checkpoint) {
     for seq in 1..=k8 {
         decide(&mut r, &k, 0, seq, vec![cmd(&format!("c{seq}"))]);
     }
-    let acts = step(&mut r, |r, out| r.on_snapshot(k8, b"app".to_vec(), out));
+    let acts = step(&mut r, |r, out| r.on_snapshot(k8, Snapshot::single(b"app".to_vec()), out));
     let [Action::Broadcast { msg: Message::Checkpoint(cp) }] = acts.as_slice() else {
         panic!("expected one checkpoint, got {acts:?}")
     };

@@ -17,6 +17,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::time::Duration;
 
+use crate::snapshot::Snapshot;
 use crate::types::{Command, ReplicaIndex};
 
 /// What a protocol message must offer: wire encoding, and a short description for traces.
@@ -75,8 +76,9 @@ pub enum Action<M, T> {
     InstallSnapshot {
         /// The sequence number the snapshot reflects.
         sequence: u64,
-        /// The application's own snapshot bytes, as it returned them from `TakeSnapshot`.
-        snapshot: Vec<u8>,
+        /// The application's snapshot, as some replica's application made it for
+        /// `TakeSnapshot` (its digest checked against the agreed one).
+        snapshot: Snapshot,
     },
 }
 
@@ -186,7 +188,7 @@ pub trait Consensus {
     fn on_snapshot(
         &mut self,
         sequence: u64,
-        snapshot: Vec<u8>,
+        snapshot: Snapshot,
         out: &mut Actions<Self::Message, Self::Timer>,
     );
 

@@ -26,6 +26,7 @@ pub mod replica;
 pub mod sbac;
 pub mod shard;
 pub mod sim;
+pub mod snapshot;
 pub mod store;
 pub mod transaction;
 pub mod transport;

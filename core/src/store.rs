@@ -91,6 +91,23 @@ pub trait Store: Send + Sync {
         f(&refs);
         Ok(())
     }
+
+    /// Call `f` once with the objects whose IDs are in `first..=last` (none if `first`
+    /// is above `last`), sorted by ID:
+    /// a snapshot re-encodes only the chunks (ranges of IDs) written since the last one.
+    /// The default reads every object; backends with an ordered index override it.
+    fn with_objects_in(
+        &self,
+        first: &ObjectId,
+        last: &ObjectId,
+        f: &mut dyn FnMut(&[&Object]),
+    ) -> Result<(), Error> {
+        let objects = self.objects()?;
+        let refs: Vec<&Object> =
+            objects.iter().filter(|o| (first..=last).contains(&&o.id)).collect();
+        f(&refs);
+        Ok(())
+    }
 }
 
 /// A store in memory, for tests, simulations and benchmarks that must not touch a disk.
@@ -163,6 +180,22 @@ impl Store for MemoryStore {
         f(&refs);
         Ok(())
     }
+
+    fn with_objects_in(
+        &self,
+        first: &ObjectId,
+        last: &ObjectId,
+        f: &mut dyn FnMut(&[&Object]),
+    ) -> Result<(), Error> {
+        let state = self.read()?;
+        if first > last {
+            f(&[]);
+            return Ok(());
+        }
+        let refs: Vec<&Object> = state.objects.range(first..=last).map(|(_, o)| o).collect();
+        f(&refs);
+        Ok(())
+    }
 }
 
 /// The behaviour every [`Store`] backend must show. Backends call [`conformance::run_all`]
@@ -188,9 +221,41 @@ pub mod conformance {
         empty_store_has_nothing(&make());
         puts_are_visible_and_overwrite(&make());
         objects_are_listed_sorted_by_id(&make());
+        objects_are_lent_whole_or_by_range(&make());
         metadata_puts_deletes_and_prefixes(&make());
         later_puts_in_a_batch_win(&make());
         batches_are_atomic_for_readers(&make());
+    }
+
+    /// `with_objects` lends what `objects` lists; `with_objects_in` the part of it in
+    /// a range of IDs, both ends included.
+    pub fn objects_are_lent_whole_or_by_range<S: Store>(store: &S) {
+        let objects: Vec<Object> = (0..200).map(|n| object(n, &n.to_string())).collect();
+        store.apply(WriteBatch { objects: objects.clone(), ..WriteBatch::new() }).expect("apply");
+        let all = store.objects().expect("objects");
+        let mut lent = Vec::new();
+        store.with_objects(&mut |os| lent = os.iter().map(|o| (*o).clone()).collect()).unwrap();
+        assert_eq!(lent, all);
+        let bound = |b: u8| ObjectId(Digest([b; 32]));
+        for (first, last) in [(0x00, 0xff), (0x40, 0x7f), (0x80, 0x80), (0x90, 0x10)] {
+            let (first, last) = (bound(first), bound(last));
+            let expected: Vec<Object> =
+                all.iter().filter(|o| first <= o.id && o.id <= last).cloned().collect();
+            let mut got = Vec::new();
+            store
+                .with_objects_in(&first, &last, &mut |os| {
+                    got = os.iter().map(|o| (*o).clone()).collect()
+                })
+                .expect("range");
+            assert_eq!(got, expected);
+        }
+        // Ends are included.
+        let one = all[17].id;
+        let mut got = Vec::new();
+        store
+            .with_objects_in(&one, &one, &mut |os| got = os.iter().map(|o| o.id).collect())
+            .unwrap();
+        assert_eq!(got, vec![one]);
     }
 
     /// A new store has no object and no metadata.

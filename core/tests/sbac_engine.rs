@@ -6,6 +6,7 @@
 //! Transactions are built by hand (core's tests cannot use the contracts crate); objects
 //! land on the shard a test wants by trying labels until `shard_of` agrees.
 
+use chainspace_core::snapshot::Snapshot;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -886,7 +887,7 @@ fn snapshot_and_install_round_trip() {
     assert_eq!(fresh.accept(&acc), f.accept(&acc));
     assert_eq!(fresh.state(), f.state());
 
-    assert!(fresh.engine.install(b"not a snapshot").is_err());
+    assert!(fresh.engine.install(&Snapshot::single(b"not a snapshot".to_vec())).is_err());
     assert_eq!(fresh.state(), f.state(), "a bad snapshot changes nothing");
 }
 
@@ -938,7 +939,7 @@ fn an_engine_reopened_on_its_store_resumes_where_it_was() {
     let (a, b, tx, mut f) = prepared_cross();
     let sub2 = submission(&tx, &[&a, &b], 2);
     assert_eq!(f.prepare(&sub2), vec![], "refused while instance 1 holds the locks");
-    let again = reopen(&f);
+    let mut again = reopen(&f);
     assert_eq!(again.records(), f.engine.records());
     assert_eq!(again.late_vote(&tx.digest(), 1), f.engine.late_vote(&tx.digest(), 1));
     assert_eq!(again.snapshot().unwrap(), f.engine.snapshot().unwrap(), "votes and refused too");
@@ -948,7 +949,7 @@ fn an_engine_reopened_on_its_store_resumes_where_it_was() {
     let effects = f.accept(&abort);
     assert_eq!(effects.get(1), Some(&Effect::Reprepare(sub2.clone())));
     assert_eq!(f.prepare(&sub2), vec![vote(&tx, 2, true, None)]);
-    let again = reopen(&f);
+    let mut again = reopen(&f);
     assert_eq!(again.snapshot().unwrap(), f.engine.snapshot().unwrap());
     // Replayed commands are duplicates: they repeat what was said and change nothing.
     f.engine = again;
@@ -962,7 +963,7 @@ fn an_engine_reopened_on_its_store_resumes_where_it_was() {
 /// Installing a snapshot replaces the S-BAC state on disk as well as in memory.
 #[test]
 fn an_installed_snapshot_is_what_a_reopened_engine_finds() {
-    let (a, b, tx, f) = prepared_cross();
+    let (a, b, tx, mut f) = prepared_cross();
     let snap = f.engine.snapshot().unwrap();
     let mut g = Fixture::new(S0, &[]);
     // g has a record of its own that the snapshot does not: it must go.

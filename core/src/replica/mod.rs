@@ -587,9 +587,9 @@ impl<C: Consensus> Replica<C> {
                 Item::Snapshot(seq) => {
                     let seq = *seq;
                     self.queue.pop_front();
-                    if let Ok(bytes) = self.engine.snapshot() {
+                    if let Ok(snapshot) = self.engine.snapshot() {
                         let mut a = std::mem::take(&mut self.scratch);
-                        self.consensus.on_snapshot(seq, bytes, &mut a);
+                        self.consensus.on_snapshot(seq, snapshot, &mut a);
                         self.consensus_actions(&mut a, out);
                         self.scratch = a;
                     }

@@ -17,9 +17,13 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::durable::{self, EngineState};
+mod snapshot;
+
+pub use snapshot::CHUNKS;
+use snapshot::StateChunks;
+
 use super::messages::{Accept, Outcome, OutcomeReport, ShardCertificate, Submission};
 use crate::checker::CheckVerdict;
 use crate::committee::Committee;
@@ -28,7 +32,7 @@ use crate::object::{Object, ObjectId, ObjectStatus};
 use crate::shard::{concerned_shards, involved_shards, shard_of};
 use crate::store::{Store, WriteBatch};
 use crate::transaction::{Transaction, TxId};
-use crate::types::{ShardId, encode_with_capacity};
+use crate::types::ShardId;
 
 /// How far a transaction got on this shard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,34 +101,15 @@ pub struct SbacEngine {
     /// A newer instance refused while an older one held this shard's locks: taken up
     /// again when those locks are released, so the retry is not lost.
     refused: BTreeMap<TxId, Submission>,
-    /// The length of the last snapshot: the next one is encoded into a buffer that size
-    /// (and a bit), not one grown by doubling and copying many MB at every checkpoint.
-    last_snapshot_len: AtomicUsize,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    objects: Vec<Object>,
-    records: Vec<(TxId, TxRecord)>,
-    votes: Vec<(TxId, (u64, bool))>,
-    refused: Vec<(TxId, Submission)>,
-}
-
-/// A [`Snapshot`] made of borrowed parts: the same bytes, without copying the state
-/// first (the copy cost more than the encoding, at every checkpoint).
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    objects: &'a [&'a Object],
-    records: Vec<(&'a TxId, &'a TxRecord)>,
-    votes: Vec<(&'a TxId, &'a (u64, bool))>,
-    refused: Vec<(&'a TxId, &'a Submission)>,
+    /// The snapshot's chunks, kept up to date by [`SbacEngine::write`].
+    chunks: StateChunks,
 }
 
 impl SbacEngine {
     /// The engine of a replica of `shard` on a new (empty) store. State already in
     /// `store` is not read: use [`SbacEngine::open`] for a store that may hold some.
     pub fn new(shard: ShardId, committee: Committee, store: Arc<dyn Store>) -> Self {
-        Self::with_state(shard, committee, store, EngineState::default())
+        Self::with_state(shard, committee, store, EngineState::default(), false)
     }
 
     /// The engine of a replica of `shard`, resuming from what `store` holds (objects,
@@ -135,7 +120,7 @@ impl SbacEngine {
         store: Arc<dyn Store>,
     ) -> Result<Self, Error> {
         let state = EngineState::load(store.as_ref())?;
-        Ok(Self::with_state(shard, committee, store, state))
+        Ok(Self::with_state(shard, committee, store, state, true))
     }
 
     fn with_state(
@@ -143,6 +128,7 @@ impl SbacEngine {
         committee: Committee,
         store: Arc<dyn Store>,
         state: EngineState,
+        opened: bool,
     ) -> Self {
         SbacEngine {
             shard,
@@ -151,7 +137,7 @@ impl SbacEngine {
             records: state.records,
             votes: state.votes,
             refused: state.refused,
-            last_snapshot_len: AtomicUsize::new(0),
+            chunks: StateChunks::new(opened),
         }
     }
 
@@ -267,7 +253,7 @@ impl SbacEngine {
                 // first; this one is taken up again then.
                 let newer = self.refused.get(&id).is_none_or(|old| old.instance < sub.instance);
                 if newer {
-                    self.store.apply(durable::put_refused(WriteBatch::new(), &id, sub))?;
+                    self.write(&id, durable::put_refused(WriteBatch::new(), &id, sub))?;
                     self.refused.insert(id, sub.clone());
                 }
                 return Ok(vec![]);
@@ -320,7 +306,7 @@ impl SbacEngine {
         if drop_refused {
             batch = durable::delete_refused(batch, &id);
         }
-        self.store.apply(batch)?;
+        self.write(&id, batch)?;
         self.records.insert(id, record);
         if drop_refused {
             self.refused.remove(&id);
@@ -448,7 +434,7 @@ impl SbacEngine {
         if retry {
             batch = durable::delete_refused(batch, &id);
         }
-        self.store.apply(batch)?;
+        self.write(&id, batch)?;
         self.records.insert(id, record);
         let mut effects = vec![self.report(id, acc.instance, outcome.clone())];
         if retry
@@ -484,51 +470,6 @@ impl SbacEngine {
         }
         (seen.len() == concerned.len()).then_some(Outcome::Commit)
     }
-
-    /// The state as snapshot bytes: every object and every record, in order.
-    pub fn snapshot(&self) -> Result<Vec<u8>, Error> {
-        let mut encoded = None;
-        self.store.with_objects(&mut |objects| {
-            let snap = SnapshotRef {
-                objects,
-                records: self.records.iter().collect(),
-                votes: self.votes.iter().collect(),
-                refused: self.refused.iter().collect(),
-            };
-            let capacity = self.last_snapshot_len.load(Ordering::Relaxed);
-            encoded = Some(encode_with_capacity(&snap, capacity + capacity / 8));
-        })?;
-        if let Some(Ok(bytes)) = &encoded {
-            self.last_snapshot_len.store(bytes.len(), Ordering::Relaxed);
-        }
-        match encoded {
-            Some(Ok(bytes)) => Ok(bytes),
-            Some(Err(e)) => Err(Error::InvalidSnapshot { reason: e.to_string() }),
-            None => Err(Error::Store { reason: "the store did not list its objects".into() }),
-        }
-    }
-
-    /// Replace the state with a snapshot. Objects are never deleted, only moved forward,
-    /// so writing every object of the (later) snapshot over the store yields its state.
-    pub fn install(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let snap: Snapshot = postcard::from_bytes(bytes)
-            .map_err(|e| Error::InvalidSnapshot { reason: e.to_string() })?;
-        let mut batch = WriteBatch::new();
-        for o in snap.objects {
-            batch = batch.put(o);
-        }
-        let state = EngineState {
-            records: snap.records.into_iter().collect(),
-            votes: snap.votes.into_iter().collect(),
-            refused: snap.refused.into_iter().collect(),
-        };
-        let batch = state.replace_all(self.store.as_ref(), batch)?;
-        self.store.apply(batch)?;
-        self.records = state.records;
-        self.votes = state.votes;
-        self.refused = state.refused;
-        Ok(())
-    }
 }
 
 impl Object {
@@ -545,51 +486,88 @@ mod tests {
     use crate::crypto::Digest;
     use crate::store::MemoryStore;
 
-    fn engine_with_state() -> SbacEngine {
+    fn id(a: u8, b: u8, n: u8) -> Digest {
+        let mut d = [n; 32];
+        (d[0], d[1]) = (a, b);
+        Digest(d)
+    }
+
+    fn object(a: u8, b: u8, n: u8) -> Object {
+        Object::new(ObjectId(id(a, b, n)), format!("value {a} {b} {n}"))
+    }
+
+    fn record(n: u8) -> TxRecord {
+        let phase = if n.is_multiple_of(2) {
+            Phase::Accepted(Outcome::Commit)
+        } else {
+            Phase::Prepared { commit: false, reason: Some(format!("reason {n}")) }
+        };
+        TxRecord { instance: u64::from(n) + 1, phase }
+    }
+
+    /// An engine over a store holding `objects`, with records and votes for `txs`, as
+    /// `open` finds them (every chunk to be read).
+    fn opened(objects: &[Object], txs: &[TxId]) -> SbacEngine {
         let (committee, _) = Committee::for_test(1, 4);
         let store = Arc::new(MemoryStore::new());
-        let mut batch = WriteBatch::new();
-        for n in 0..20u8 {
-            let object = Object::new(ObjectId(Digest([n; 32])), format!("value {n}"));
-            let status = if n % 3 == 0 { ObjectStatus::Inactive } else { ObjectStatus::Active };
-            batch = batch.put(object.with_status(status));
-        }
-        store.apply(batch).expect("apply");
+        store.apply(WriteBatch { objects: objects.to_vec(), ..WriteBatch::new() }).unwrap();
         let mut state = EngineState::default();
-        for n in 0..5u8 {
-            let tx = TxId(Digest([100 + n; 32]));
-            let phase = if n % 2 == 0 {
-                Phase::Accepted(Outcome::Commit)
-            } else {
-                Phase::Prepared { commit: false, reason: Some(format!("reason {n}")) }
-            };
-            state.records.insert(tx, TxRecord { instance: u64::from(n) + 1, phase });
-            state.votes.insert(tx, (u64::from(n) + 1, n % 2 == 0));
+        for (n, tx) in txs.iter().enumerate() {
+            state.records.insert(*tx, record(n as u8));
+            state.votes.insert(*tx, (n as u64 + 1, n.is_multiple_of(2)));
         }
-        SbacEngine::with_state(ShardId(0), committee, store, state)
+        SbacEngine::with_state(ShardId(0), committee, store, state, true)
     }
 
     #[test]
-    fn a_snapshot_is_the_encoding_of_the_whole_state() {
-        // Borrowing the state must give the bytes an owned copy gives: replicas that
-        // disagree on them never agree on a checkpoint, and installs decode `Snapshot`.
-        let engine = engine_with_state();
-        let owned = Snapshot {
-            objects: engine.store.objects().expect("objects"),
-            records: engine.records.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            votes: engine.votes.iter().map(|(k, v)| (*k, *v)).collect(),
-            refused: engine.refused.iter().map(|(k, v)| (*k, v.clone())).collect(),
-        };
-        assert_eq!(owned.objects.len(), 20);
-        let bytes = engine.snapshot().expect("snapshot");
-        assert_eq!(bytes, postcard::to_allocvec(&owned).expect("encode"));
+    fn a_snapshot_kept_up_by_writes_equals_one_taken_afresh() {
+        let objects = [object(0, 0, 1), object(0, 0, 2), object(7, 9, 1), object(255, 255, 3)];
+        let txs = [TxId(id(0, 0, 9)), TxId(id(7, 9, 9)), TxId(id(40, 1, 1))];
+        let mut engine = opened(&objects, &txs);
+        let first = engine.snapshot().expect("snapshot");
+        assert_eq!(first.len(), CHUNKS);
+        assert_eq!(first.chunks().count(), 4, "objects and records of four chunks");
 
+        // Writes through the engine: a chunk that had state, a new one, a record alone.
+        let tx = TxId(id(7, 9, 2));
+        let batch = WriteBatch::new().put(object(7, 9, 1).with_status(ObjectStatus::Inactive));
+        let batch = durable::put_record(batch.put(object(3, 3, 3)), &tx, &record(4));
+        engine.write(&tx, batch).unwrap();
+        engine.records.insert(tx, record(4));
+        let lone = TxId(id(200, 0, 0));
+        engine.write(&lone, durable::put_vote(WriteBatch::new(), &lone, (1, true))).unwrap();
+        engine.votes.insert(lone, (1, true));
+        let kept = engine.snapshot().expect("snapshot");
+        assert_ne!(kept.digest(), first.digest());
+        assert_eq!(first.chunk(usize::from(u16::from_be_bytes([3, 3]))), b"", "first unchanged");
+
+        let mut objects = objects.to_vec();
+        objects[2] = objects[2].clone().with_status(ObjectStatus::Inactive);
+        objects.push(object(3, 3, 3));
+        let mut fresh = opened(&objects, &txs);
+        fresh.records.insert(tx, record(4));
+        fresh.votes.insert(lone, (1, true));
+        assert_eq!(fresh.snapshot().expect("snapshot").digest(), kept.digest());
+        // Nothing written: the same snapshot again.
+        assert_eq!(engine.snapshot().expect("snapshot").digest(), kept.digest());
+    }
+
+    #[test]
+    fn an_installed_snapshot_gives_the_same_state_and_snapshot() {
+        let objects = [object(1, 2, 3), object(1, 2, 4), object(9, 9, 9)];
+        let txs = [TxId(id(1, 2, 5)), TxId(id(5, 5, 5))];
+        let mut engine = opened(&objects, &txs);
+        let snap = engine.snapshot().expect("snapshot");
         let (committee, _) = Committee::for_test(1, 4);
-        let mut fresh = SbacEngine::new(ShardId(0), committee, Arc::new(MemoryStore::new()));
-        fresh.install(&bytes).expect("install");
-        assert_eq!(fresh.store.objects().expect("objects"), owned.objects);
-        assert_eq!(fresh.records, engine.records);
-        assert_eq!(fresh.votes, engine.votes);
-        assert_eq!(fresh.snapshot().expect("snapshot"), bytes);
+        let mut other = SbacEngine::new(ShardId(0), committee, Arc::new(MemoryStore::new()));
+        assert_ne!(other.snapshot().unwrap().digest(), snap.digest());
+        other.install(&snap).expect("install");
+        assert_eq!(other.store.objects().unwrap(), engine.store.objects().unwrap());
+        assert_eq!(other.records, engine.records);
+        assert_eq!(other.votes, engine.votes);
+        assert_eq!(other.snapshot().unwrap().digest(), snap.digest());
+        // A snapshot that is not an engine's is refused.
+        let err = other.install(&crate::snapshot::Snapshot::single(b"x".to_vec()));
+        assert!(matches!(err, Err(Error::InvalidSnapshot { .. })), "{err:?}");
     }
 }

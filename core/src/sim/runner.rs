@@ -10,6 +10,7 @@ use super::network::{NetworkModel, Partition};
 use super::queue::{EventQueue, Timers};
 use super::trace::{Trace, TraceKind};
 use crate::consensus::{Action, Actions, Consensus, ProtocolMessage};
+use crate::snapshot::Snapshot;
 use crate::types::{Command, ReplicaIndex};
 
 /// Rewrites what a Byzantine replica sends: called once per recipient with the message a
@@ -307,7 +308,7 @@ impl<C: Consensus> Simulation<C> {
                     }
                     Action::TakeSnapshot { sequence } => {
                         let node = &mut self.nodes[i as usize];
-                        let snapshot = node.app.snapshot();
+                        let snapshot = Snapshot::single(node.app.snapshot());
                         node.consensus.on_snapshot(sequence, snapshot, out);
                         pending.extend(out.drain());
                     }
@@ -315,7 +316,7 @@ impl<C: Consensus> Simulation<C> {
                         self.trace.record(self.now, || TraceKind::Install { replica: i, sequence });
                         // A snapshot that does not install is recorded in the app's errors,
                         // which the conformance checks report.
-                        let _ = self.nodes[i as usize].app.install(sequence, &snapshot);
+                        let _ = self.nodes[i as usize].app.install(sequence, snapshot.chunk(0));
                     }
                 }
             }

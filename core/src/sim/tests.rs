@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::consensus::{Action, Actions, Consensus, ConsensusStats, ProtocolMessage};
+use crate::snapshot::Snapshot;
 use crate::types::{Command, ReplicaIndex};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +67,7 @@ impl Consensus for Toy {
         out.set_timer(T::Ping, Duration::from_millis(10));
         out.set_timer(T::Ping, Duration::from_millis(20));
     }
-    fn on_snapshot(&mut self, sequence: u64, _snapshot: Vec<u8>, _out: &mut Actions<Seq, T>) {
+    fn on_snapshot(&mut self, sequence: u64, _snapshot: Snapshot, _out: &mut Actions<Seq, T>) {
         self.snapshots.push(sequence);
     }
     fn last_delivered(&self) -> u64 {
