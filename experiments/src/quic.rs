@@ -158,6 +158,16 @@ async fn one_process(
         .collect();
     let cpu = manifest::process_cpu_seconds() - cpu0;
     out.process = Some(ProcessUsage { cpu_s: cpu, peak_rss_mib: manifest::peak_rss_mib() });
+    let (views, installs) = stats.values().fold((0, 0), |(v, i), s| {
+        (v + s.consensus.view_changes, i + s.consensus.snapshots_installed)
+    });
+    if views + installs > 0 {
+        // Either one changes what the numbers mean: say so next to them.
+        out.notes.push(format!(
+            "consensus: {views} view changes and {installs} snapshots installed (state \
+             transfer), summed over the replicas"
+        ));
+    }
     let messages: u64 = stats.values().map(|s| s.messages_in).sum();
     if messages > 0 {
         out.notes.push(format!(
