@@ -92,20 +92,22 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
-    /// Call `f` once with the objects whose IDs are in `first..=last` (none if `first`
-    /// is above `last`), sorted by ID:
-    /// a snapshot re-encodes only the chunks (ranges of IDs) written since the last one.
-    /// The default reads every object; backends with an ordered index override it.
+    /// For each range `(first, last)` of `ranges`, in order, call `f` with its index and
+    /// the objects whose IDs are in `first..=last` (none if `first` is above `last`),
+    /// sorted by ID, all from one consistent view: a snapshot re-encodes only the chunks
+    /// (ranges of IDs) written since the last one. The default reads every object;
+    /// backends with an ordered index override it.
     fn with_objects_in(
         &self,
-        first: &ObjectId,
-        last: &ObjectId,
-        f: &mut dyn FnMut(&[&Object]),
+        ranges: &[(ObjectId, ObjectId)],
+        f: &mut dyn FnMut(usize, &[&Object]),
     ) -> Result<(), Error> {
         let objects = self.objects()?;
-        let refs: Vec<&Object> =
-            objects.iter().filter(|o| (first..=last).contains(&&o.id)).collect();
-        f(&refs);
+        for (i, (first, last)) in ranges.iter().enumerate() {
+            let refs: Vec<&Object> =
+                objects.iter().filter(|o| (first..=last).contains(&&o.id)).collect();
+            f(i, &refs);
+        }
         Ok(())
     }
 }
@@ -183,17 +185,18 @@ impl Store for MemoryStore {
 
     fn with_objects_in(
         &self,
-        first: &ObjectId,
-        last: &ObjectId,
-        f: &mut dyn FnMut(&[&Object]),
+        ranges: &[(ObjectId, ObjectId)],
+        f: &mut dyn FnMut(usize, &[&Object]),
     ) -> Result<(), Error> {
         let state = self.read()?;
-        if first > last {
-            f(&[]);
-            return Ok(());
+        let mut refs: Vec<&Object> = Vec::new();
+        for (i, (first, last)) in ranges.iter().enumerate() {
+            refs.clear();
+            if first <= last {
+                refs.extend(state.objects.range(first..=last).map(|(_, o)| o));
+            }
+            f(i, &refs);
         }
-        let refs: Vec<&Object> = state.objects.range(first..=last).map(|(_, o)| o).collect();
-        f(&refs);
         Ok(())
     }
 }
@@ -227,8 +230,8 @@ pub mod conformance {
         batches_are_atomic_for_readers(&make());
     }
 
-    /// `with_objects` lends what `objects` lists; `with_objects_in` the part of it in
-    /// a range of IDs, both ends included.
+    /// `with_objects` lends what `objects` lists; `with_objects_in` the parts of it in
+    /// ranges of IDs, both ends included, range by range.
     pub fn objects_are_lent_whole_or_by_range<S: Store>(store: &S) {
         let objects: Vec<Object> = (0..200).map(|n| object(n, &n.to_string())).collect();
         store.apply(WriteBatch { objects: objects.clone(), ..WriteBatch::new() }).expect("apply");
@@ -237,25 +240,29 @@ pub mod conformance {
         store.with_objects(&mut |os| lent = os.iter().map(|o| (*o).clone()).collect()).unwrap();
         assert_eq!(lent, all);
         let bound = |b: u8| ObjectId(Digest([b; 32]));
-        for (first, last) in [(0x00, 0xff), (0x40, 0x7f), (0x80, 0x80), (0x90, 0x10)] {
-            let (first, last) = (bound(first), bound(last));
-            let expected: Vec<Object> =
-                all.iter().filter(|o| first <= o.id && o.id <= last).cloned().collect();
-            let mut got = Vec::new();
-            store
-                .with_objects_in(&first, &last, &mut |os| {
-                    got = os.iter().map(|o| (*o).clone()).collect()
-                })
-                .expect("range");
-            assert_eq!(got, expected);
-        }
-        // Ends are included.
         let one = all[17].id;
-        let mut got = Vec::new();
+        let ranges: Vec<(ObjectId, ObjectId)> =
+            [(0x00, 0xff), (0x40, 0x7f), (0x80, 0x80), (0x90, 0x10)]
+                .iter()
+                .map(|(a, b)| (bound(*a), bound(*b)))
+                .chain([(one, one)])
+                .collect();
+        let mut got: Vec<(usize, Vec<Object>)> = Vec::new();
         store
-            .with_objects_in(&one, &one, &mut |os| got = os.iter().map(|o| o.id).collect())
-            .unwrap();
-        assert_eq!(got, vec![one]);
+            .with_objects_in(&ranges, &mut |i, os| {
+                got.push((i, os.iter().map(|o| (*o).clone()).collect()))
+            })
+            .expect("ranges");
+        let expected: Vec<(usize, Vec<Object>)> = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, (first, last))| {
+                (i, all.iter().filter(|o| *first <= o.id && o.id <= *last).cloned().collect())
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(got[4].1.len(), 1, "both ends are included");
+        assert!(got[3].1.is_empty(), "a range whose first is above its last is empty");
     }
 
     /// A new store has no object and no metadata.

@@ -166,28 +166,29 @@ impl Store for RedbStore {
         Ok(objects)
     }
 
-    /// The objects of one range of IDs, from one read transaction, by the table's order.
+    /// The objects of each range of IDs, all from one read transaction, by the table's
+    /// order.
     fn with_objects_in(
         &self,
-        first: &ObjectId,
-        last: &ObjectId,
-        f: &mut dyn FnMut(&[&Object]),
+        ranges: &[(ObjectId, ObjectId)],
+        f: &mut dyn FnMut(usize, &[&Object]),
     ) -> Result<(), Error> {
-        if first > last {
-            f(&[]);
-            return Ok(());
-        }
         let txn = self.read()?;
         let table = txn.open_table(OBJECTS).map_err(|e| self.fail("opening objects", e))?;
-        let range = table
-            .range::<&[u8; 32]>(&first.0.0..=&last.0.0)
-            .map_err(|e| self.fail("listing objects", e))?;
         let mut objects = Vec::new();
-        for entry in range {
-            let (key, value) = entry.map_err(|e| self.fail("listing objects", e))?;
-            objects.push(decode_object(&self.path, key.value(), value.value())?);
+        for (i, (first, last)) in ranges.iter().enumerate() {
+            objects.clear();
+            if first <= last {
+                let range = table
+                    .range::<&[u8; 32]>(&first.0.0..=&last.0.0)
+                    .map_err(|e| self.fail("listing objects", e))?;
+                for entry in range {
+                    let (key, value) = entry.map_err(|e| self.fail("listing objects", e))?;
+                    objects.push(decode_object(&self.path, key.value(), value.value())?);
+                }
+            }
+            f(i, &objects.iter().collect::<Vec<_>>());
         }
-        f(&objects.iter().collect::<Vec<_>>());
         Ok(())
     }
 }

@@ -99,28 +99,38 @@ impl SbacEngine {
         if self.chunks.all_dirty {
             self.encode_all()?;
         } else {
-            for k in std::mem::take(&mut self.chunks.dirty) {
-                let bytes = self.encode_chunk(k)?;
-                self.chunks.table.set(usize::from(k), bytes);
+            let dirty: Vec<u16> = std::mem::take(&mut self.chunks.dirty).into_iter().collect();
+            for (k, bytes) in dirty.iter().zip(self.encode_chunks(&dirty)?) {
+                self.chunks.table.set(usize::from(*k), bytes);
             }
         }
         Ok(self.chunks.table.snapshot())
     }
 
-    fn encode_chunk(&self, k: u16) -> Result<Vec<u8>, Error> {
-        let (first, last) = bounds(k);
-        let (first_tx, last_tx) = (TxId(first), TxId(last));
-        let mut encoded = None;
-        self.store.with_objects_in(&ObjectId(first), &ObjectId(last), &mut |objects| {
+    /// The bytes of chunks `ks`, read from one view of the store.
+    fn encode_chunks(&self, ks: &[u16]) -> Result<Vec<Vec<u8>>, Error> {
+        let ranges: Vec<(ObjectId, ObjectId)> = ks
+            .iter()
+            .map(|k| {
+                let (first, last) = bounds(*k);
+                (ObjectId(first), ObjectId(last))
+            })
+            .collect();
+        let mut encoded = Vec::with_capacity(ks.len());
+        self.store.with_objects_in(&ranges, &mut |i, objects| {
+            let (first, last) = (TxId(ranges[i].0.0), TxId(ranges[i].1.0));
             let chunk = ChunkRef {
                 objects: objects.to_vec(),
-                records: self.records.range(first_tx..=last_tx).collect(),
-                votes: self.votes.range(first_tx..=last_tx).collect(),
-                refused: self.refused.range(first_tx..=last_tx).collect(),
+                records: self.records.range(first..=last).collect(),
+                votes: self.votes.range(first..=last).collect(),
+                refused: self.refused.range(first..=last).collect(),
             };
-            encoded = Some(chunk.encode());
+            encoded.push(chunk.encode());
         })?;
-        encoded.unwrap_or_else(|| Err(Error::Store { reason: "the store lent no objects".into() }))
+        if encoded.len() != ks.len() {
+            return Err(Error::Store { reason: "the store lent too few ranges".into() });
+        }
+        encoded.into_iter().collect()
     }
 
     /// Every chunk afresh, in one pass over the state.
