@@ -119,6 +119,11 @@ pub struct Controller {
     pub records: Vec<Record>,
     /// Refills sent (setup included), and how many committed.
     pub refills: (u64, u64),
+    /// Refills sent once the run proper began (warm-up and measured window): they
+    /// compete with the measured transactions, so the summary says when there were any.
+    pub refills_in_run: u64,
+    /// Whether the run proper began ([`Controller::poll`] was called).
+    running: bool,
     /// Why refills aborted, by reason.
     pub refill_aborts: std::collections::BTreeMap<String, u64>,
 }
@@ -156,6 +161,8 @@ impl Controller {
             committed: 0,
             records: Vec::new(),
             refills: (0, 0),
+            refills_in_run: 0,
+            running: false,
             refill_aborts: Default::default(),
         }
     }
@@ -213,6 +220,9 @@ impl Controller {
     /// Send client `c`'s create `tx` (setup or refill), outside the measurements.
     fn send_create(&mut self, c: usize, tx: Transaction, out: &mut Vec<Send>) {
         self.refills.0 += 1;
+        if self.running {
+            self.refills_in_run += 1;
+        }
         let id = tx.digest();
         let request = TransactionRequest { transaction: tx.clone(), store: Default::default() };
         self.pending.insert(id, Pending { client: c, kind: Kind::Refill(tx) });
@@ -287,6 +297,7 @@ impl Controller {
 
     /// What to send at `now` (time since the run started, after setup).
     pub fn poll(&mut self, now: Duration) -> Vec<Send> {
+        self.running = true;
         let mut out = Vec::new();
         for c in 0..self.clients {
             self.refill(c, &mut out);
@@ -470,6 +481,26 @@ mod tests {
         }
         assert_eq!(total, 40 * 3, "30 objects per client in creates of 10");
         assert!(c.setup_done());
+    }
+
+    #[test]
+    fn refills_after_setup_are_counted_apart() {
+        let mut w = workload(Load::Closed, 1);
+        w.pool = 2;
+        w.prefill = 2;
+        let mut c = ready(&w);
+        let setup = c.refills.0;
+        assert!(setup >= 1);
+        assert_eq!(c.refills_in_run, 0, "setup's creates are not the run's");
+        let mut t = Duration::ZERO;
+        for _ in 0..20 {
+            for s in c.poll(t) {
+                c.on_outcome(t, &s.id, None);
+            }
+            t += Duration::from_millis(10);
+        }
+        assert!(c.refills_in_run >= 1, "a pool of 2 runs out within 20 transactions");
+        assert_eq!(c.refills.0, setup + c.refills_in_run);
     }
 
     #[test]

@@ -281,6 +281,7 @@ pub async fn drive<C: Cluster>(
             records: std::mem::take(&mut c.records),
             window: c.window(),
             refills: c.refills,
+            refills_in_run: c.refills_in_run,
             refill_aborts: std::mem::take(&mut c.refill_aborts),
             replicas_usage: Vec::new(),
             process: None,

@@ -85,6 +85,15 @@ pub fn summarize(exp: &Experiment, out: &RunOutput) -> Summary {
                     out.refills.1,
                     out.refills.0.saturating_sub(out.refills.1 + aborted)
                 ));
+                if out.refills_in_run > 0 && exp.workload.prefill > 0 {
+                    notes.push(format!(
+                        "objects: {} refills went out during the warm-up and the measured \
+                         window, competing with the measured transactions: `prefill` ({} \
+                         objects per client) did not last the run; raise it to measure \
+                         without them",
+                        out.refills_in_run, exp.workload.prefill
+                    ));
+                }
                 for (reason, n) in &out.refill_aborts {
                     notes.push(format!("objects: {n} create(s) aborted: {reason}"));
                 }

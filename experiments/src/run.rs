@@ -34,6 +34,8 @@ pub struct RunOutput {
     pub window: (Duration, Duration),
     /// Refills sent and committed.
     pub refills: (u64, u64),
+    /// Refills sent during warm-up and the measured window.
+    pub refills_in_run: u64,
     /// Why refills aborted.
     pub refill_aborts: std::collections::BTreeMap<String, u64>,
     /// Per replica.

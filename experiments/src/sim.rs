@@ -121,6 +121,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
         records: std::mem::take(&mut c.records),
         window: c.window(),
         refills: c.refills,
+        refills_in_run: c.refills_in_run,
         refill_aborts: std::mem::take(&mut c.refill_aborts),
         replicas_usage,
         process: None,
