@@ -16,6 +16,7 @@ use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, DigestSet, sha256};
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::ReplicaIndex;
+use chainspace_core::types::{encode_dedup_window, encode_varint};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -50,8 +51,13 @@ struct Wire {
 impl HotStuffSnapshot {
     /// The checkpoint's state digest.
     pub(crate) fn digest(&self) -> Digest {
-        let parts = (self.app.digest(), &self.recent, self.block, self.round);
-        sha256(&encode(&parts))
+        // The postcard encoding of `(app digest, recent, block, round)`, written by hand
+        // ([`encode_dedup_window`]): the window is tens of thousands of digests.
+        let mut bytes = self.app.digest().0.to_vec();
+        encode_dedup_window(&mut bytes, &self.recent);
+        bytes.extend_from_slice(&self.block.0);
+        encode_varint(&mut bytes, self.round);
+        sha256(&bytes)
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -367,5 +373,22 @@ impl HotStuff {
         let high = self.high_qc.clone();
         self.update_chain(&high, out);
         self.maybe_propose(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_of_the_postcard_encoding() {
+        let snap = HotStuffSnapshot {
+            app: Snapshot::single(b"state".to_vec()),
+            recent: vec![(5, vec![Digest([1; 32]), Digest([2; 32])]), (300, vec![])],
+            block: Digest([7; 32]),
+            round: 1_000,
+        };
+        let parts = (snap.app.digest(), &snap.recent, snap.block, snap.round);
+        assert_eq!(snap.digest(), sha256(&encode(&parts)));
     }
 }

@@ -15,7 +15,7 @@
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, sha256};
 use chainspace_core::snapshot::Snapshot;
-use chainspace_core::types::ReplicaIndex;
+use chainspace_core::types::{ReplicaIndex, encode_dedup_window};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -47,10 +47,17 @@ struct Wire {
 
 impl PbftSnapshot {
     /// The checkpoint's state digest.
+    ///
+    /// It is the SHA-256 of the postcard encoding of `(app digest, recent)`, written by
+    /// hand ([`encode_dedup_window`]).
     pub fn digest(&self) -> Digest {
-        let bytes = postcard::to_allocvec(&(self.app.digest(), &self.recent))
-            .expect("encoding to a Vec cannot fail");
-        sha256(&bytes)
+        sha256(&self.digest_input())
+    }
+
+    fn digest_input(&self) -> Vec<u8> {
+        let mut bytes = self.app.digest().0.to_vec();
+        encode_dedup_window(&mut bytes, &self.recent);
+        bytes
     }
 
     /// The bytes a [`StateReply`] carries.
@@ -298,5 +305,25 @@ impl Pbft {
         self.make_stable(Stable { seq: r.seq, state, proof: r.proof, snapshot: Some(snap) });
         self.try_execute(out);
         self.try_propose(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_of_the_postcard_encoding() {
+        let d = |b: u8| Digest([b; 32]);
+        for recent in [
+            vec![],
+            vec![(1, vec![])],
+            vec![(127, vec![d(1)]), (128, vec![d(2), d(3)]), (u64::MAX, vec![d(4); 200])],
+        ] {
+            let snap = PbftSnapshot { app: Snapshot::single(b"state".to_vec()), recent };
+            let expected = postcard::to_allocvec(&(snap.app.digest(), &snap.recent)).unwrap();
+            assert_eq!(snap.digest_input(), expected);
+            assert_eq!(snap.digest(), sha256(&expected));
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! execution in sequence order, with batching and pipelining as in BFT-SMaRt.
 
 use chainspace_core::consensus::Action;
+use chainspace_core::crypto::Digest;
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::error::Invalid;
@@ -169,14 +170,50 @@ impl Pbft {
             self.ignore();
             return;
         }
-        let key = *self.committee.key(from).expect("sender checked against the committee");
-        if !key.verify(crate::message::domain::PREPARE, &p.signed_bytes(), &p.signature) {
-            self.invalid(Invalid::Signature("prepare"));
-            return;
-        }
+        // The signature is checked when the prepare would complete a certificate, not
+        // here: the sender is authenticated by the channel (QUIC), so the signature only
+        // matters for the certificate's use in a view change, and the prepares that arrive
+        // after a certificate is complete (one in three with four replicas) are never used.
         let seq = p.seq;
-        self.slots.entry(seq).or_default().prepares.insert(from, p);
+        let slot = self.slots.entry(seq).or_default();
+        slot.prepares.insert(from, p);
+        slot.unverified.insert(from);
         self.check_prepared(seq, out);
+    }
+
+    /// Check the signatures of the matching prepares at `seq` that a certificate needs,
+    /// in sender order, until `needed` are known good; a bad one is dropped and counted
+    /// as invalid, as it would have been on receipt. Returns whether `needed` are good.
+    fn verify_prepares(&mut self, seq: u64, digest: Digest, needed: usize) -> bool {
+        let Some(slot) = self.slots.get(&seq) else { return false };
+        let (mut good, mut checked, mut bad) = (0, Vec::new(), Vec::new());
+        for (from, p) in slot.prepares.iter().filter(|(_, p)| p.digest == digest) {
+            if good == needed {
+                break;
+            }
+            if !slot.unverified.contains(from) {
+                good += 1;
+            } else if self.committee.key(*from).is_some_and(|k| {
+                k.verify(crate::message::domain::PREPARE, &p.signed_bytes(), &p.signature)
+            }) {
+                good += 1;
+                checked.push(*from);
+            } else {
+                bad.push(*from);
+            }
+        }
+        let slot = self.slots.get_mut(&seq).expect("looked up above");
+        for from in &checked {
+            slot.unverified.remove(from);
+        }
+        for from in &bad {
+            slot.prepares.remove(from);
+            slot.unverified.remove(from);
+        }
+        for _ in &bad {
+            self.invalid(Invalid::Signature("prepare"));
+        }
+        good == needed
     }
 
     /// Prepared: the pre-prepare and `quorum - 1` matching prepares. Then commit.
@@ -187,11 +224,20 @@ impl Pbft {
             return;
         }
         let Some(pp) = &slot.pre_prepare else { return };
-        let matching: Vec<Prepare> =
-            slot.prepares.values().filter(|p| p.digest == pp.digest).cloned().collect();
-        if matching.len() + 1 < quorum {
+        let digest = pp.digest;
+        if slot.prepares.values().filter(|p| p.digest == digest).count() + 1 < quorum
+            || !self.verify_prepares(seq, digest, quorum - 1)
+        {
             return;
         }
+        let slot = self.slots.get_mut(&seq).expect("checked above");
+        let Some(pp) = &slot.pre_prepare else { return };
+        let matching: Vec<Prepare> = slot
+            .prepares
+            .iter()
+            .filter(|(from, p)| p.digest == digest && !slot.unverified.contains(from))
+            .map(|(_, p)| p.clone())
+            .collect();
         let commit = Commit { view: pp.view, seq, digest: pp.digest };
         slot.prepared = Some(PreparedProof {
             pre_prepare: pp.clone(),

@@ -4,7 +4,7 @@
 //! checkpoints and catch-up in [`crate::checkpoint`]; this file holds the state they
 //! share, client requests, the housekeeping tick, and the [`Consensus`] implementation.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
@@ -40,6 +40,9 @@ pub(crate) struct Slot {
     pub pre_prepare: Option<PrePrepare>,
     /// Prepares of the current view, by sender.
     pub prepares: BTreeMap<ReplicaIndex, Prepare>,
+    /// Senders whose prepare's signature is not checked yet: it is checked when the
+    /// prepare would complete a certificate (see `check_prepared`).
+    pub unverified: BTreeSet<ReplicaIndex>,
     /// Commits of the current view, by sender.
     pub commits: BTreeMap<ReplicaIndex, Digest>,
     /// Whether this replica prepared (and sent its commit) in the current view.

@@ -163,6 +163,33 @@ fn prepare_whose_replica_differs_from_the_sender_is_invalid() {
 }
 
 #[test]
+fn a_bad_prepare_that_does_not_complete_a_certificate_is_caught_when_it_would() {
+    // At the primary (replica 0) a certificate needs prepares from two backups, so the
+    // first prepare is kept unchecked; its signature is checked when a second arrives.
+    let (mut r, k) = setup(0);
+    let acts = submit(&mut r, cmd("a"));
+    let Some(Action::Broadcast { msg: Message::PrePrepare(pp) }) = acts.first().cloned() else {
+        panic!("the primary proposes at once: {acts:?}")
+    };
+    let mut forged = prepare_for(&k, &pp, 2);
+    forged.signature = a_signature(&k[2]);
+    assert_eq!(recv(&mut r, 2, Message::Prepare(forged)), vec![], "one prepare: no certificate");
+    assert_eq!(r.stats().invalid_messages, 0, "not checked before it would count");
+    // Replica 1's genuine prepare would complete the certificate: replica 2's is checked,
+    // dropped and counted, and the primary waits for another.
+    let before = r.stats().invalid_messages;
+    assert_eq!(recv(&mut r, 1, Message::Prepare(prepare_for(&k, &pp, 1))), vec![]);
+    assert_eq!(r.stats().invalid_messages, before + 1);
+    assert_eq!(r.last_invalid(), Some(&Invalid::Signature("prepare")));
+    // Replica 2 may still send its genuine prepare (the forged one was dropped), and
+    // replica 3's completes the certificate either way.
+    assert_eq!(
+        recv(&mut r, 3, Message::Prepare(prepare_for(&k, &pp, 3))),
+        vec![bcast(Message::Commit(commit_for(&pp)))]
+    );
+}
+
+#[test]
 fn prepare_with_a_bad_signature_is_invalid() {
     let (mut r, k) = setup(1);
     let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
