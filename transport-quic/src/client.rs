@@ -149,6 +149,10 @@ impl Transport for QuicClient {
         Ok(self.cx.inbox.recv(&self.cx.shutdown).await?)
     }
 
+    fn try_recv(&self) -> Option<(Addr, Vec<u8>)> {
+        self.cx.inbox.try_recv(&self.cx.shutdown)
+    }
+
     fn close(&self) {
         self.cx.shutdown.trigger();
         self.endpoint.close(0u32.into(), b"shutdown");

@@ -218,6 +218,10 @@ impl Transport for QuicTransport {
         Ok(self.inner.cx.inbox.recv(&self.inner.cx.shutdown).await?)
     }
 
+    fn try_recv(&self) -> Option<(Addr, Vec<u8>)> {
+        self.inner.cx.inbox.try_recv(&self.inner.cx.shutdown)
+    }
+
     fn close(&self) {
         let inner = &self.inner;
         if !inner.cx.shutdown.is_set() {

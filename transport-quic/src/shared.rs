@@ -136,6 +136,29 @@ impl Inbox {
         }
     }
 
+    /// The next message if one is queued, as [`Inbox::recv`] would pick it; `None` when
+    /// none is, when shut down, or when a `recv` holds the lanes.
+    pub(crate) fn try_recv(&self, shutdown: &Shutdown) -> Option<Message> {
+        if shutdown.is_set() {
+            return None;
+        }
+        let mut lanes = self.lanes.try_lock().ok()?;
+        let Lanes { replicas, clients, streak } = &mut *lanes;
+        if *streak >= REPLICA_BURST
+            && let Some(m) = clients.try_recv()
+        {
+            *streak = 0;
+            return Some(m);
+        }
+        if let Some(m) = replicas.try_recv() {
+            *streak = if clients.is_empty() { 0 } else { *streak + 1 };
+            return Some(m);
+        }
+        let m = clients.try_recv()?;
+        *streak = 0;
+        Some(m)
+    }
+
     /// The next message: replicas first, one client message after every
     /// [`REPLICA_BURST`] replica messages while clients wait.
     pub(crate) async fn recv(&self, shutdown: &Shutdown) -> Result<Message, QuicError> {

@@ -62,6 +62,7 @@ pub async fn run_all<H: Harness>(harness: &H) {
     large_but_allowed_messages_arrive_whole(harness).await;
     queues_are_bounded_and_sends_never_block(harness).await;
     a_client_flood_does_not_starve_replicas(harness).await;
+    try_recv_takes_what_is_queued_replicas_first(harness).await;
     a_dead_peer_never_blocks_the_sender(harness).await;
     shutdown_ends_recv_and_send(harness).await;
 }
@@ -207,6 +208,30 @@ pub async fn a_client_flood_does_not_starve_replicas<H: Harness>(h: &H) {
     let rest = drain(h, &r[1], Duration::from_millis(300)).await;
     assert!(rest.iter().all(|(from, _)| matches!(from, Addr::Client(_))));
     assert!(rest.len() <= 2 * h.capacity(), "the client queue is bounded too");
+}
+
+/// `try_recv` returns at once: nothing when nothing is queued, else what `recv` would
+/// (replicas first, each sender's messages in order).
+pub async fn try_recv_takes_what_is_queued_replicas_first<H: Harness>(h: &H) {
+    let net = h.network(2, 1).await;
+    let (r, c) = (&net.replicas, &net.clients);
+    assert_eq!(r[1].try_recv(), None, "nothing queued");
+    send(h, &c[0], Addr::Replica(replica(1)), b"client".to_vec()).await;
+    h.sleep(Duration::from_millis(200)).await;
+    for i in 0..3u8 {
+        send(h, &r[0], Addr::Replica(replica(1)), vec![i]).await;
+    }
+    h.sleep(Duration::from_millis(200)).await;
+    let mut got = Vec::new();
+    while let Some(m) = r[1].try_recv() {
+        got.push(m);
+        assert!(got.len() <= 4, "more than was sent: {got:?}");
+    }
+    let from_r0: Vec<_> = (0..3u8).map(|i| (Addr::Replica(replica(0)), vec![i])).collect();
+    assert_eq!(got.len(), 4, "everything queued is taken: {got:?}");
+    assert_eq!(got[..3], from_r0[..], "replicas first, in order");
+    assert!(matches!(got[3], (Addr::Client(_), ref b) if b == b"client"), "{got:?}");
+    assert_eq!(r[1].try_recv(), None, "nothing left");
 }
 
 /// Sends to a closed peer return at once without error, and do not disturb other peers.

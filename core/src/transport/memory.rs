@@ -212,6 +212,15 @@ impl Transport for MemoryTransport {
         .await
     }
 
+    fn try_recv(&self) -> Option<(Addr, Vec<u8>)> {
+        let mut hub = self.network.lock().ok()?;
+        let queue = hub.queues.get_mut(&self.addr)?;
+        if queue.generation != self.generation || queue.closed {
+            return None;
+        }
+        queue.pop()
+    }
+
     fn close(&self) {
         if let Ok(mut hub) = self.network.lock()
             && let Some(queue) = hub.queues.get_mut(&self.addr)

@@ -69,6 +69,15 @@ pub trait Transport: Send + Sync {
     /// arrives; `Err` once the transport is shut down.
     async fn recv(&self) -> Result<(Addr, Vec<u8>), Error>;
 
+    /// The next message if one is already waiting, in the order [`Transport::recv`] would
+    /// return it; `None` at once otherwise (also when shut down: the next `recv` says
+    /// so). A driver woken by one message takes the others queued behind it this way, in
+    /// one wake-up, instead of one trip through its event loop (and a fresh timer and
+    /// receive future) each. The default never has one waiting.
+    fn try_recv(&self) -> Option<(Addr, Vec<u8>)> {
+        None
+    }
+
     /// Shut the endpoint down: pending and later [`Transport::recv`] calls return `Err`,
     /// later sends return `Err`, and peers sending to it lose their messages (as to a
     /// crashed replica) without an error. Dropping the endpoint does the same.
@@ -86,6 +95,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     async fn recv(&self) -> Result<(Addr, Vec<u8>), Error> {
         (**self).recv().await
+    }
+    fn try_recv(&self) -> Option<(Addr, Vec<u8>)> {
+        (**self).try_recv()
     }
     fn close(&self) {
         (**self).close()

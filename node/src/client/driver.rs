@@ -117,7 +117,14 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                     }
                 }
                 received = transport.recv() => match received {
-                    Ok((from, bytes)) => self.on_bytes(from, &bytes).await,
+                    Ok((from, bytes)) => {
+                        self.on_bytes(from, &bytes).await;
+                        // The replies queued behind it, in this wake-up (a bounded burst).
+                        for _ in 1..crate::runtime::DRAIN {
+                            let Some((from, bytes)) = transport.try_recv() else { break };
+                            self.on_bytes(from, &bytes).await;
+                        }
+                    }
                     Err(e) => {
                         tracing::info!(error = %e, "client transport closed; stopping");
                         break;

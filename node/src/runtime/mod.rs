@@ -8,7 +8,8 @@
 //!
 //! * one task owns the replica, so it needs no lock: a `select!` loop serves the stop
 //!   signal, finished checks, due timers and received messages, in that order of priority
-//!   (internal events first, so a flood of network input cannot starve timeouts);
+//!   (internal events first, so a flood of network input cannot starve timeouts); a
+//!   received message brings the ones queued behind it, a bounded burst per turn;
 //! * messages are postcard-encoded [`ReplicaMessage`]s; bytes that do not decode are
 //!   counted ([`NodeStats::decode_errors`]) and logged, never a panic, because anyone who
 //!   can reach the endpoint can send anything;
@@ -23,6 +24,8 @@
 //! read-only queries on the replica inside its task.
 
 mod driver;
+
+pub(crate) use driver::DRAIN;
 
 use std::sync::{Arc, Mutex};
 
