@@ -81,22 +81,13 @@ pub trait Store: Send + Sync {
     /// Every object, sorted by ID: a consistent view for snapshots and state transfer.
     fn objects(&self) -> Result<Vec<Object>, Error>;
 
-    /// Call `f` once with every object, sorted by ID, from one consistent view. A
-    /// snapshot serialises the whole state at every checkpoint, so a backend that holds
-    /// its objects in memory lends them instead of copying each one (the default copies,
-    /// through [`Store::objects`]).
-    fn with_objects(&self, f: &mut dyn FnMut(&[&Object])) -> Result<(), Error> {
-        let objects = self.objects()?;
-        let refs: Vec<&Object> = objects.iter().collect();
-        f(&refs);
-        Ok(())
-    }
-
     /// For each range `(first, last)` of `ranges`, in order, call `f` with its index and
     /// the objects whose IDs are in `first..=last` (none if `first` is above `last`),
     /// sorted by ID, all from one consistent view: a snapshot re-encodes only the chunks
-    /// (ranges of IDs) written since the last one. The default reads every object;
-    /// backends with an ordered index override it.
+    /// (ranges of IDs) written since the last one, or every object at once (one range
+    /// from the lowest ID to the highest). Backends lend their objects rather than copy
+    /// them where they can: the default reads every object; backends with an ordered
+    /// index override it.
     fn with_objects_in(
         &self,
         ranges: &[(ObjectId, ObjectId)],
@@ -183,13 +174,6 @@ impl Store for MemoryStore {
         Ok(self.read()?.objects.values().cloned().collect())
     }
 
-    fn with_objects(&self, f: &mut dyn FnMut(&[&Object])) -> Result<(), Error> {
-        let state = self.read()?;
-        let refs: Vec<&Object> = state.objects.values().collect();
-        f(&refs);
-        Ok(())
-    }
-
     fn with_objects_in(
         &self,
         ranges: &[(ObjectId, ObjectId)],
@@ -237,15 +221,12 @@ pub mod conformance {
         batches_are_atomic_for_readers(&make());
     }
 
-    /// `with_objects` lends what `objects` lists; `with_objects_in` the parts of it in
-    /// ranges of IDs, both ends included, range by range.
+    /// `with_objects_in` lends the parts of what `objects` lists in ranges of IDs, both
+    /// ends included, range by range (a range over every ID lends it all).
     pub fn objects_are_lent_whole_or_by_range<S: Store>(store: &S) {
         let objects: Vec<Object> = (0..200).map(|n| object(n, &n.to_string())).collect();
         store.apply(WriteBatch { objects: objects.clone(), ..WriteBatch::new() }).expect("apply");
         let all = store.objects().expect("objects");
-        let mut lent = Vec::new();
-        store.with_objects(&mut |os| lent = os.iter().map(|o| (*o).clone()).collect()).unwrap();
-        assert_eq!(lent, all);
         let bound = |b: u8| ObjectId(Digest([b; 32]));
         let one = all[17].id;
         let ranges: Vec<(ObjectId, ObjectId)> =
@@ -268,6 +249,7 @@ pub mod conformance {
             })
             .collect();
         assert_eq!(got, expected);
+        assert_eq!(got[0].1, all, "a range over every ID lends every object");
         assert_eq!(got[4].1.len(), 1, "both ends are included");
         assert!(got[3].1.is_empty(), "a range whose first is above its last is empty");
     }

@@ -137,7 +137,8 @@ impl SbacEngine {
     fn encode_all(&mut self) -> Result<(), Error> {
         let mut table = ChunkTable::new(CHUNKS);
         let mut result = Ok(());
-        self.store.with_objects(&mut |objects| {
+        let every = (ObjectId(Digest([0; 32])), ObjectId(Digest([0xff; 32])));
+        self.store.with_objects_in(&[every], &mut |_, objects| {
             let mut chunks: BTreeMap<u16, ChunkRef<'_>> = BTreeMap::new();
             for o in objects {
                 chunks.entry(chunk_of(&o.id.0)).or_default().objects.push(o);
