@@ -314,16 +314,11 @@ mod tests {
 
     #[test]
     fn the_digest_is_of_the_postcard_encoding() {
-        let d = |b: u8| Digest([b; 32]);
-        for recent in [
-            vec![],
-            vec![(1, vec![])],
-            vec![(127, vec![d(1)]), (128, vec![d(2), d(3)]), (u64::MAX, vec![d(4); 200])],
-        ] {
-            let snap = PbftSnapshot { app: Snapshot::single(b"state".to_vec()), recent };
-            let expected = postcard::to_allocvec(&(snap.app.digest(), &snap.recent)).unwrap();
-            assert_eq!(snap.digest_input(), expected);
-            assert_eq!(snap.digest(), sha256(&expected));
-        }
+        // The window's own encoding is checked in `chainspace_core::types`.
+        let recent = vec![(5, vec![Digest([1; 32]), Digest([2; 32])]), (300, vec![])];
+        let snap = PbftSnapshot { app: Snapshot::single(b"state".to_vec()), recent };
+        let expected = postcard::to_allocvec(&(snap.app.digest(), &snap.recent)).unwrap();
+        assert_eq!(snap.digest_input(), expected);
+        assert_eq!(snap.digest(), sha256(&expected));
     }
 }
