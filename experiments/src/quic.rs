@@ -4,7 +4,7 @@
 //! controller runs in one task and every transaction is submitted from a task of its own,
 //! so an open-loop schedule never waits on a slow transaction.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use chainspace_core::replica::{Milestone, Step};
 use chainspace_core::transaction::TxId;
 use chainspace_core::types::ShardId;
-use chainspace_node::client::{Client, ClientConfig};
+use chainspace_node::NodeError;
+use chainspace_node::client::{Client, ClientConfig, Pending};
 use chainspace_node::local::{LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
 use chainspace_node::runtime::Observer;
 use checker_http::HttpConfig;
@@ -182,6 +183,33 @@ async fn one_process(
     Ok(out)
 }
 
+/// Where each request's outcome (or the client's error) goes once it is known.
+type Done = mpsc::UnboundedSender<(TxId, Option<String>, Instant)>;
+
+/// Send each outcome of `pending` (requests `ids`, in order) to `done` when it comes; an
+/// error handing them over is every request's outcome.
+fn await_outcomes(ids: Vec<TxId>, pending: Result<Vec<Pending>, NodeError>, done: &Done) {
+    match pending {
+        Ok(pending) => {
+            for (id, p) in ids.into_iter().zip(pending) {
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let abort = match p.await {
+                        Ok(f) => f.outcome.reason().map(str::to_string),
+                        Err(e) => Some(format!("client error: {e}")),
+                    };
+                    let _ = done.send((id, abort, Instant::now()));
+                });
+            }
+        }
+        Err(e) => {
+            for id in ids {
+                let _ = done.send((id, Some(format!("client error: {e}")), Instant::now()));
+            }
+        }
+    }
+}
+
 /// Steps replicas of this process applied (for per-phase times): the earliest instant per
 /// transaction, shard and step.
 pub type Observed = Mutex<HashMap<(TxId, ShardId, Step), Instant>>;
@@ -198,36 +226,40 @@ pub async fn drive<C: Cluster>(
 ) -> Result<(RunOutput, Duration), RunError> {
     let started = Instant::now();
     let mut c = Controller::new(&exp.workload, exp.cluster.shards, exp.seed);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TxId, Option<String>, Instant)>();
-    let submit = |s: crate::driver::Send| {
-        let client = clients[s.client % clients.len()].clone();
-        let done = done_tx.clone();
-        tokio::spawn(async move {
-            let finished = match s.payload {
-                Payload::Transaction(request) => client.submit(request).await,
-                Payload::Command(request) => client.order(request).await,
-            };
-            let abort = match finished {
-                Ok(f) => f.outcome.reason().map(str::to_string),
-                Err(e) => Some(format!("client error: {e}")),
-            };
-            let _ = done.send((s.id, abort, Instant::now()));
-        });
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    // Everything one poll starts is handed to each client endpoint in one call, so that
+    // its task takes it together and what goes to one replica shares a message (one task
+    // per request, each handing its own, would wake the client task once per request).
+    let submit = |sends: Vec<crate::driver::Send>| {
+        let mut groups: BTreeMap<usize, (Vec<_>, Vec<_>)> = BTreeMap::new();
+        for s in sends {
+            let (txs, orders) = groups.entry(s.client % clients.len()).or_default();
+            match s.payload {
+                Payload::Transaction(request) => txs.push((s.id, request)),
+                Payload::Command(request) => orders.push((s.id, request)),
+            }
+        }
+        for (k, (txs, orders)) in groups {
+            if !txs.is_empty() {
+                let (ids, requests): (Vec<_>, Vec<_>) = txs.into_iter().unzip();
+                await_outcomes(ids, clients[k].submit_many(requests), &done_tx);
+            }
+            if !orders.is_empty() {
+                let (ids, requests): (Vec<_>, Vec<_>) = orders.into_iter().unzip();
+                await_outcomes(ids, clients[k].order_many(requests), &done_tx);
+            }
+        }
     };
 
     progress.phase("setup: creating objects");
     let setup_start = Instant::now();
-    for s in c.setup() {
-        submit(s);
-    }
+    submit(c.setup());
     while !c.setup_done() {
         let left = SETUP_LIMIT.saturating_sub(setup_start.elapsed());
         match tokio::time::timeout(left, done_rx.recv()).await {
             Ok(Some((id, abort, _))) => {
                 c.on_outcome(Duration::ZERO, &id, abort);
-                for s in c.poll_setup() {
-                    submit(s);
-                }
+                submit(c.poll_setup());
             }
             _ => {
                 return Err(RunError::Setup(format!(
@@ -243,9 +275,7 @@ pub async fn drive<C: Cluster>(
     let mut rate = Rate::default();
     loop {
         let now = t0.elapsed();
-        for s in c.poll(now) {
-            submit(s);
-        }
+        submit(c.poll(now));
         if c.done(now) {
             break;
         }

@@ -20,7 +20,10 @@
 //! protocol's message type (see [`NoConsensus`]).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chainspace_core::client::Finished;
@@ -157,6 +160,46 @@ impl Client {
         rx.await.map_err(|_| stopped())
     }
 
+    /// Submit several transactions (first attempts) at once; one [`Pending`] outcome per
+    /// request, in order. Unlike as many [`Client::submit`] calls from as many tasks (each
+    /// of which wakes the client's task on its own), these are taken in one wake-up, so
+    /// what they send to one replica is written together (shares packets; commands of
+    /// [`Client::order_many`] share one message): a load generator that starts many
+    /// requests at one instant should use this.
+    pub fn submit_many(
+        &self,
+        requests: impl IntoIterator<Item = TransactionRequest>,
+    ) -> Result<Vec<Pending>, NodeError> {
+        self.many(requests, |request, reply| {
+            Command::Submit(Submit { request, instance: 1, reply })
+        })
+    }
+
+    /// [`Client::order`] for several commands at once, as [`Client::submit_many`] is for
+    /// transactions.
+    pub fn order_many(
+        &self,
+        requests: impl IntoIterator<Item = OrderRequest>,
+    ) -> Result<Vec<Pending>, NodeError> {
+        self.many(requests, Command::Order)
+    }
+
+    fn many<R>(
+        &self,
+        requests: impl IntoIterator<Item = R>,
+        command: impl Fn(R, oneshot::Sender<Finished>) -> Command,
+    ) -> Result<Vec<Pending>, NodeError> {
+        let mut commands = Vec::new();
+        let mut pending = Vec::new();
+        for request in requests {
+            let (reply, rx) = oneshot::channel();
+            commands.push(command(request, reply));
+            pending.push(Pending(rx));
+        }
+        self.commands.send(Command::Many(commands)).map_err(|_| stopped())?;
+        Ok(pending)
+    }
+
     /// Read object `id` from its shard: `None` if `f + 1` replicas agree they do not hold
     /// it. The object comes with its status (active, locked or inactive) and the shard that
     /// manages it.
@@ -237,6 +280,19 @@ impl Client {
             task.abort();
             let _ = task.await;
         }
+    }
+}
+
+/// The outcome of one request of [`Client::submit_many`] or [`Client::order_many`]: a
+/// future, bounded by the caller as for [`Client::submit`] (dropping it stops the re-sends).
+#[must_use = "dropping it gives the request up"]
+pub struct Pending(oneshot::Receiver<Finished>);
+
+impl Future for Pending {
+    type Output = Result<Finished, NodeError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(|_| stopped()))
     }
 }
 

@@ -47,6 +47,9 @@ pub(super) enum Command {
     /// A command of the consensus-only workload, with where to say it was ordered.
     Order(OrderRequest, oneshot::Sender<Finished>),
     Read(Read),
+    /// Several at once ([`Client::submit_many`](super::Client::submit_many)), taken
+    /// together whatever else is queued.
+    Many(Vec<Command>),
 }
 
 /// The driver's timers: the submitter's own, and re-asking an open read.
@@ -145,25 +148,38 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(command) = next.take() {
-            match command {
-                Command::Submit(s) => {
-                    let tx = self.submitter.submit(s.request, s.instance, &mut out);
-                    self.waiters.entry(tx).or_default().push(s.reply);
-                    self.bump(|st| st.submitted += 1);
-                }
-                Command::Order(request, reply) => {
-                    let id = self.submitter.order(request, &mut out);
-                    self.waiters.entry(id).or_default().push(reply);
-                    self.bump(|st| st.submitted += 1);
-                }
-                Command::Read(r) => self.on_read(r).await,
-            }
-            taken += 1;
+            taken += self.take(command, &mut out).await;
             if taken < COMMANDS_AT_ONCE {
                 next = commands.try_recv().ok();
             }
         }
         self.carry_out(out).await;
+    }
+
+    /// Take `command` (what it sends goes to `out`); returns how many requests it held.
+    async fn take(&mut self, command: Command, out: &mut Vec<ClientAction>) -> usize {
+        match command {
+            Command::Submit(s) => {
+                let tx = self.submitter.submit(s.request, s.instance, out);
+                self.waiters.entry(tx).or_default().push(s.reply);
+                self.bump(|st| st.submitted += 1);
+            }
+            Command::Order(request, reply) => {
+                let id = self.submitter.order(request, out);
+                self.waiters.entry(id).or_default().push(reply);
+                self.bump(|st| st.submitted += 1);
+            }
+            Command::Read(r) => self.on_read(r).await,
+            Command::Many(list) => {
+                let n = list.len();
+                for command in list {
+                    // One level: the client's handles never nest `Many`.
+                    Box::pin(self.take(command, out)).await;
+                }
+                return n;
+            }
+        }
+        1
     }
 
     async fn on_read(&mut self, r: Read) {

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chainspace_core::checker::{CheckRequest, CheckVerdict, Checker, CheckerRegistry};
 use chainspace_core::committee::Committee;
+use chainspace_core::order::OrderRequest;
 use chainspace_core::replica::{Addr, ReplicaConfig};
 use chainspace_core::sbac::Outcome;
 use chainspace_core::store::MemoryStore;
+use chainspace_core::transaction::TransactionRequest;
 use chainspace_core::transport::{MemoryNetwork, Transport};
 use chainspace_core::types::{ReplicaId, ShardId};
 use chainspace_node::local::build_replica;
@@ -144,4 +146,39 @@ fn send_now(raw: &chainspace_core::transport::MemoryTransport, to: ReplicaId) {
     let mut fut = std::pin::pin!(fut);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let _ = fut.as_mut().poll(&mut cx);
+}
+
+/// Requests handed over together are taken together: commands for one replica share one
+/// message, and every outcome comes back to its own future.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_handed_over_together_share_messages() {
+    let mut c = config(Protocol::Pbft);
+    c.replica.ordering = true;
+    let net = LocalNetwork::start(c).expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    let requests: Vec<OrderRequest> = (0..50u32)
+        .map(|i| OrderRequest { shard: ShardId(i % 2), payload: i.to_be_bytes().to_vec() })
+        .collect();
+    let ids: Vec<_> = requests.iter().map(OrderRequest::id).collect();
+    let pending = client.order_many(requests).expect("client running");
+    assert_eq!(pending.len(), ids.len());
+    for (id, p) in ids.iter().zip(pending) {
+        let f = tokio::time::timeout(scenario::WAIT, p).await.expect("in time").expect("running");
+        assert_eq!((f.tx, &f.outcome), (*id, &Outcome::Commit));
+    }
+    // Two shards of four replicas: one message each, however many commands.
+    assert_eq!(client.stats().messages_out, 8, "{:?}", client.stats());
+
+    // Transactions too: two creations handed over at once both commit.
+    let txs = ["a", "b"].map(|name| TransactionRequest {
+        transaction: chainspace_contracts::dummy::create(name, 1),
+        store: Default::default(),
+    });
+    let pending = client.submit_many(txs).expect("client running");
+    for p in pending {
+        let f = tokio::time::timeout(scenario::WAIT, p).await.expect("in time").expect("running");
+        assert_eq!(f.outcome, Outcome::Commit, "{f:?}");
+    }
+    client.shutdown().await;
+    net.shutdown().await;
 }
