@@ -105,6 +105,31 @@ struct Lanes {
     streak: u32,
 }
 
+impl Lanes {
+    /// The next queued message, if any: replicas first, one client message after every
+    /// [`REPLICA_BURST`] replica messages while clients wait.
+    fn pick(&mut self) -> Option<Message> {
+        if self.streak >= REPLICA_BURST
+            && let Some(m) = self.clients.try_recv()
+        {
+            self.streak = 0;
+            return Some(m);
+        }
+        if let Some(m) = self.replicas.try_recv() {
+            self.took_replica();
+            return Some(m);
+        }
+        let m = self.clients.try_recv()?;
+        self.streak = 0;
+        Some(m)
+    }
+
+    /// A replica message was served: a client message waited for it, or none did.
+    fn took_replica(&mut self) {
+        self.streak = if self.clients.is_empty() { 0 } else { self.streak + 1 };
+    }
+}
+
 /// The receive side: one bounded queue per class of sender. Readers never wait on it (a
 /// full queue drops the message), so QUIC flow control never backs up into a peer's
 /// connection because this replica is busy, and a client flood fills only its own queue.
@@ -142,21 +167,7 @@ impl Inbox {
         if shutdown.is_set() {
             return None;
         }
-        let mut lanes = self.lanes.try_lock().ok()?;
-        let Lanes { replicas, clients, streak } = &mut *lanes;
-        if *streak >= REPLICA_BURST
-            && let Some(m) = clients.try_recv()
-        {
-            *streak = 0;
-            return Some(m);
-        }
-        if let Some(m) = replicas.try_recv() {
-            *streak = if clients.is_empty() { 0 } else { *streak + 1 };
-            return Some(m);
-        }
-        let m = clients.try_recv()?;
-        *streak = 0;
-        Some(m)
+        self.lanes.try_lock().ok()?.pick()
     }
 
     /// The next message: replicas first, one client message after every
@@ -169,22 +180,20 @@ impl Inbox {
         if shutdown.is_set() {
             return Err(QuicError::Closed);
         }
-        let Lanes { replicas, clients, streak } = &mut *lanes;
-        if *streak >= REPLICA_BURST
-            && let Some(m) = clients.try_recv()
-        {
-            *streak = 0;
+        if let Some(m) = lanes.pick() {
             return Ok(m);
         }
+        // Nothing queued: wait for the first message of either class.
+        let lanes = &mut *lanes;
         tokio::select! {
             biased;
             _ = shutdown.wait() => Err(QuicError::Closed),
-            Some(m) = replicas.recv() => {
-                *streak = if clients.is_empty() { 0 } else { *streak + 1 };
+            Some(m) = lanes.replicas.recv() => {
+                lanes.took_replica();
                 Ok(m)
             }
-            Some(m) = clients.recv() => {
-                *streak = 0;
+            Some(m) = lanes.clients.recv() => {
+                lanes.streak = 0;
                 Ok(m)
             }
         }
