@@ -19,6 +19,7 @@ pub mod committee;
 pub mod consensus;
 pub mod crypto;
 pub mod error;
+pub mod idmap;
 pub mod json;
 pub mod object;
 pub mod order;

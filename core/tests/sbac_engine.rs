@@ -7,12 +7,12 @@
 //! land on the shard a test wants by trying labels until `shard_of` agrees.
 
 use chainspace_core::snapshot::Snapshot;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chainspace_core::checker::CheckVerdict;
 use chainspace_core::committee::Committee;
 use chainspace_core::crypto::{Keypair, Signature};
+use chainspace_core::idmap::IdMap;
 use chainspace_core::object::{Object, ObjectId, ObjectStatus};
 use chainspace_core::sbac::engine::{Phase, TxRecord};
 use chainspace_core::sbac::{
@@ -173,7 +173,7 @@ impl Fixture {
         self.engine.store().objects().expect("memory store")
     }
 
-    fn state(&self) -> (Vec<Object>, BTreeMap<TxId, TxRecord>) {
+    fn state(&self) -> (Vec<Object>, IdMap<TxId, TxRecord>) {
         (self.objects(), self.engine.records().clone())
     }
 

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chainspace_core::consensus::Consensus;
+use chainspace_core::idmap::IdMap;
 use chainspace_core::object::{Object, ObjectId, ObjectStatus};
 use chainspace_core::replica::{Addr, ReplicaMessage, VoteMessage};
 use chainspace_core::sbac::Outcome;
@@ -194,7 +195,7 @@ pub fn records<C: Consensus>(w: &World<C>, shard: ShardId, tx: &TxId) -> Vec<Opt
 }
 
 /// Every replica's objects and records, to show that nothing changed.
-pub type WorldState = Vec<(ReplicaId, Vec<Object>, BTreeMap<TxId, TxRecord>)>;
+pub type WorldState = Vec<(ReplicaId, Vec<Object>, IdMap<TxId, TxRecord>)>;
 
 /// The S-BAC state of every replica.
 pub fn world_state<C: Consensus>(w: &World<C>) -> WorldState {

@@ -5,14 +5,13 @@
 //! that agree, and commands delivered again after the restart (consensus catches up
 //! from its peers) are recognised as duplicates and change nothing.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::engine::TxRecord;
 use super::messages::Submission;
 use crate::error::Error;
+use crate::idmap::IdMap;
 use crate::store::{Store, WriteBatch};
 use crate::transaction::TxId;
 
@@ -26,9 +25,9 @@ pub const REFUSED: &str = "sbac/refused/";
 /// What the engine keeps besides objects.
 #[derive(Default)]
 pub(crate) struct EngineState {
-    pub records: BTreeMap<TxId, TxRecord>,
-    pub votes: BTreeMap<TxId, (u64, bool)>,
-    pub refused: BTreeMap<TxId, Submission>,
+    pub records: IdMap<TxId, TxRecord>,
+    pub votes: IdMap<TxId, (u64, bool)>,
+    pub refused: IdMap<TxId, Submission>,
 }
 
 fn key(prefix: &str, tx: &TxId) -> String {
@@ -40,14 +39,11 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).unwrap_or_default()
 }
 
-fn load_map<T: DeserializeOwned>(
-    store: &dyn Store,
-    prefix: &str,
-) -> Result<BTreeMap<TxId, T>, Error> {
+fn load_map<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Result<IdMap<TxId, T>, Error> {
     let bad = |key: &str, why: String| Error::Store {
         reason: format!("unreadable S-BAC state under {key:?}: {why}"),
     };
-    let mut out = BTreeMap::new();
+    let mut out = IdMap::new();
     for (k, v) in store.meta_with_prefix(prefix)? {
         let hex = &k[prefix.len()..];
         let tx = crate::crypto::Digest::from_hex(hex).map_err(|e| bad(&k, e.to_string()))?;

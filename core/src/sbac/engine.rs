@@ -28,6 +28,7 @@ use super::messages::{Accept, Outcome, OutcomeReport, ShardCertificate, Submissi
 use crate::checker::CheckVerdict;
 use crate::committee::Committee;
 use crate::error::Error;
+use crate::idmap::IdMap;
 use crate::object::{Object, ObjectId, ObjectStatus};
 use crate::shard::{concerned_shards, involved_shards, shard_of};
 use crate::store::{Store, WriteBatch};
@@ -94,13 +95,13 @@ pub struct SbacEngine {
     shard: ShardId,
     committee: Committee,
     store: Arc<dyn Store>,
-    records: BTreeMap<TxId, TxRecord>,
+    records: IdMap<TxId, TxRecord>,
     /// This shard's prepared vote in the latest instance it voted in, per transaction:
     /// to answer a late vote from another shard with the same decision (never another).
-    votes: BTreeMap<TxId, (u64, bool)>,
+    votes: IdMap<TxId, (u64, bool)>,
     /// A newer instance refused while an older one held this shard's locks: taken up
     /// again when those locks are released, so the retry is not lost.
-    refused: BTreeMap<TxId, Submission>,
+    refused: IdMap<TxId, Submission>,
     /// The snapshot's chunks, kept up to date by [`SbacEngine::write`].
     chunks: StateChunks,
 }
@@ -157,7 +158,7 @@ impl SbacEngine {
     }
 
     /// All records (for state comparisons in tests).
-    pub fn records(&self) -> &BTreeMap<TxId, TxRecord> {
+    pub fn records(&self) -> &IdMap<TxId, TxRecord> {
         &self.records
     }
 

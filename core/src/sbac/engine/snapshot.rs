@@ -121,9 +121,9 @@ impl SbacEngine {
             let (first, last) = (TxId(ranges[i].0.0), TxId(ranges[i].1.0));
             let chunk = ChunkRef {
                 objects: objects.to_vec(),
-                records: self.records.range(first..=last).collect(),
-                votes: self.votes.range(first..=last).collect(),
-                refused: self.refused.range(first..=last).collect(),
+                records: self.records.range(first, last).collect(),
+                votes: self.votes.range(first, last).collect(),
+                refused: self.refused.range(first, last).collect(),
             };
             encoded.push(chunk.encode());
         })?;
