@@ -42,7 +42,7 @@ pub fn write_canonical(out: &mut String, v: &Value) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => out.push_str(&canonical_number(n)),
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => write_json_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -63,7 +63,7 @@ pub fn write_canonical(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(out, key);
+                write_json_string(out, key);
                 out.push(':');
                 write_canonical(out, value);
             }
@@ -73,7 +73,14 @@ pub fn write_canonical(out: &mut String, v: &Value) {
 }
 
 /// Append `s` as a JSON string literal escaped as Python does with `ensure_ascii=True`.
-fn write_string(out: &mut String, s: &str) {
+pub fn write_json_string(out: &mut String, s: &str) {
+    // Most strings (hex IDs, names, plain values) need no escape: copy them whole.
+    if s.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     out.push('"');
     for c in s.chars() {
         match c {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::crypto::sha256;
-use crate::json::{to_canonical_string, to_canonical_value};
+use crate::json::{to_canonical_value, write_canonical, write_json_string};
 use crate::object::{Object, ObjectId, hex_id};
 
 hex_id!(
@@ -90,9 +90,73 @@ impl Transaction {
         Value::Object(m)
     }
 
-    /// The canonical JSON text the digest is computed over.
+    /// The canonical JSON text the digest is computed over: what
+    /// `to_canonical_string(&self.to_json())` gives, written straight from the fields
+    /// (keys in their sorted order) without building the JSON tree first. Every digest and
+    /// every message that carries the transaction writes it, and the tree's allocations
+    /// (a string per ID, a map per call) were most of the cost.
     pub fn canonical_json(&self) -> String {
-        to_canonical_string(&self.to_json())
+        let mut out = String::with_capacity(self.canonical_len_guess());
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// Append [`Transaction::canonical_json`] to `out`.
+    fn write_canonical(&self, out: &mut String) {
+        fn ids(out: &mut String, ids: &[ObjectId]) {
+            out.push('[');
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                id.0.write_hex(out);
+                out.push('"');
+            }
+            out.push(']');
+        }
+        fn list<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(out, item);
+            }
+            out.push(']');
+        }
+        // The eight keys in byte order, as `sort_keys` puts them.
+        out.push_str("{\"contractID\":");
+        write_json_string(out, &self.contract_id);
+        out.push_str(",\"dependencies\":");
+        list(out, &self.dependencies, |out, d| d.write_canonical(out));
+        out.push_str(",\"inputIDs\":");
+        ids(out, &self.input_ids);
+        out.push_str(",\"methodID\":");
+        write_json_string(out, &self.method_id);
+        out.push_str(",\"outputs\":");
+        list(out, &self.outputs, |out, o| write_json_string(out, o));
+        out.push_str(",\"parameters\":");
+        list(out, &self.parameters, write_canonical);
+        out.push_str(",\"referenceInputIDs\":");
+        ids(out, &self.reference_input_ids);
+        out.push_str(",\"returns\":");
+        list(out, &self.returns, write_canonical);
+        out.push('}');
+    }
+
+    /// About the length of the canonical JSON (exact for plain ASCII values), so that
+    /// writing it rarely reallocates.
+    fn canonical_len_guess(&self) -> usize {
+        let ids = 67 * (self.input_ids.len() + self.reference_input_ids.len());
+        let outputs: usize = self.outputs.iter().map(|o| o.len() + 3).sum();
+        let deps: usize = self.dependencies.iter().map(|d| d.canonical_len_guess() + 1).sum();
+        128 + self.contract_id.len()
+            + self.method_id.len()
+            + ids
+            + outputs
+            + deps
+            + 32 * (self.parameters.len() + self.returns.len())
     }
 
     /// The transaction's ID: SHA-256 of [`Transaction::canonical_json`] (memoised, see
@@ -228,13 +292,87 @@ impl Serialize for Transaction {
 
 impl<'de> Deserialize<'de> for Transaction {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = if d.is_human_readable() {
-            Value::deserialize(d)?
+        if d.is_human_readable() {
+            let value = Value::deserialize(d)?;
+            Transaction::from_json(&value).map_err(serde::de::Error::custom)
         } else {
-            let text = String::deserialize(d)?;
-            serde_json::from_str(&text).map_err(serde::de::Error::custom)?
+            let text = d.deserialize_str(TextVisitor)?;
+            let wire: WireTransaction =
+                serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
+            wire.into_transaction("transaction").map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+/// The JSON text of a transaction on the wire, borrowed from the message when the format
+/// allows (postcard does).
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a transaction's JSON text")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(s))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s))
+    }
+}
+
+/// A transaction's JSON read straight into its fields, for the wire: the same checks as
+/// [`Transaction::from_json`] (all eight keys, no other, IDs of 64 lower-case hex digits,
+/// values normalised), without first building the JSON tree and then copying every field
+/// out of it, which made decoding the costliest part of receiving a submission. (Unlike
+/// `from_json` it refuses a key given twice; canonical text never has one.)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTransaction {
+    #[serde(rename = "contractID")]
+    contract_id: String,
+    #[serde(rename = "methodID")]
+    method_id: String,
+    #[serde(rename = "inputIDs")]
+    input_ids: Vec<ObjectId>,
+    #[serde(rename = "referenceInputIDs")]
+    reference_input_ids: Vec<ObjectId>,
+    parameters: Vec<Value>,
+    outputs: Vec<String>,
+    returns: Vec<Value>,
+    dependencies: Vec<WireTransaction>,
+}
+
+impl WireTransaction {
+    fn into_transaction(self, path: &str) -> Result<Transaction, Error> {
+        let values = |name: &str, vs: Vec<Value>| -> Result<Vec<Value>, Error> {
+            vs.iter()
+                .enumerate()
+                .map(|(i, v)| to_canonical_value(v, &format!("{path}.{name}[{i}]")))
+                .collect()
         };
-        Transaction::from_json(&value).map_err(serde::de::Error::custom)
+        Ok(Transaction {
+            parameters: values("parameters", self.parameters)?,
+            returns: values("returns", self.returns)?,
+            dependencies: self
+                .dependencies
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| d.into_transaction(&format!("{path}.dependencies[{i}]")))
+                .collect::<Result<_, _>>()?,
+            contract_id: self.contract_id,
+            method_id: self.method_id,
+            input_ids: self.input_ids,
+            reference_input_ids: self.reference_input_ids,
+            outputs: self.outputs,
+        })
     }
 }
 
@@ -322,6 +460,59 @@ mod tests {
         );
     }
 
+    /// The fields written straight ([`Transaction::canonical_json`]) give the canonical
+    /// text of the JSON form, for any strings, IDs, values and nesting.
+    #[test]
+    fn canonical_json_is_the_canonical_text_of_the_json_form() {
+        use proptest::prelude::*;
+        use serde_json::json;
+        let id = any::<[u8; 32]>().prop_map(|b| ObjectId(crate::crypto::Digest(b)));
+        let value = prop_oneof![
+            any::<String>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            Just(json!({"z": [1, 2.5, null], "a": {"\u{e9}\"\\": true}, "M": "x\ny"})),
+        ];
+        let call = (
+            any::<String>(),
+            "[a-z\\\"\u{0}-\u{1f}\u{7f}\u{e9}\u{1f389}]{0,8}",
+            prop::collection::vec(id.clone(), 0..3),
+            prop::collection::vec(id, 0..3),
+            prop::collection::vec(value.clone(), 0..3),
+            prop::collection::vec(any::<String>(), 0..3),
+            prop::collection::vec(value, 0..2),
+        )
+            .prop_map(|(c, m, inputs, refs, parameters, outputs, returns)| Transaction {
+                contract_id: c,
+                method_id: m,
+                input_ids: inputs,
+                reference_input_ids: refs,
+                parameters,
+                outputs,
+                returns,
+                dependencies: vec![],
+            });
+        let tree = (call.clone(), prop::collection::vec(call, 0..3)).prop_map(|(mut t, deps)| {
+            t.dependencies = deps;
+            t
+        });
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&tree, |t| {
+                prop_assert_eq!(t.canonical_json(), crate::json::to_canonical_string(&t.to_json()));
+                // On the wire it reads back as the JSON form does.
+                let bytes = postcard::to_allocvec(&t).expect("encodes");
+                let read = postcard::from_bytes::<Transaction>(&bytes).expect("decodes");
+                prop_assert_eq!(Some(read), Transaction::from_json(&t.to_json()).ok());
+                Ok(())
+            })
+            .expect("same text");
+        for text in [INIT, INCREMENT] {
+            let t = tx(text);
+            assert_eq!(t.canonical_json(), crate::json::to_canonical_string(&t.to_json()));
+        }
+    }
+
     #[test]
     fn errors_name_the_offending_field() {
         let mut v: Value = serde_json::from_str(INCREMENT).expect("test JSON");
@@ -373,6 +564,31 @@ mod tests {
         assert_eq!(back.digest(), t.digest());
         let text = serde_json::to_string(&t).expect("json");
         assert_eq!(serde_json::from_str::<Transaction>(&text).expect("json"), t);
+    }
+
+    /// The wire refuses what `from_json` refuses: a key missing or unknown, an ID not in
+    /// lower-case hex, a value that is not a string, a non-finite number, in the
+    /// transaction or a dependency.
+    #[test]
+    fn the_wire_refuses_what_the_json_form_refuses() {
+        let upper = INCREMENT.replace("a9bde7fac", "A9BDE7FAC");
+        let nested = INIT.replace(r#""dependencies":[]"#, &format!(r#""dependencies":[{upper}]"#));
+        let bad = [
+            INIT.replace(r#""returns":[],"#, ""),
+            INIT.replace(r#""returns":[]"#, r#""returns":[],"extra":1"#),
+            upper,
+            INIT.replace(r#"["0"]"#, "[0]"),
+            INIT.replace(r#""returns":[]"#, r#""returns":[1e999]"#),
+            nested,
+        ];
+        for text in bad {
+            let v: Value = serde_json::from_str(&text).expect("test JSON");
+            assert!(Transaction::from_json(&v).is_err(), "from_json takes {text}");
+            let bytes = postcard::to_allocvec(&text).expect("a string");
+            assert!(postcard::from_bytes::<Transaction>(&bytes).is_err(), "the wire takes {text}");
+        }
+        let good = postcard::to_allocvec(&INIT).expect("a string");
+        assert_eq!(postcard::from_bytes::<Transaction>(&good).expect("valid"), tx(INIT));
     }
 
     #[test]

@@ -21,7 +21,19 @@ pub struct Digest(pub [u8; 32]);
 impl Digest {
     /// Lower-case hex, as the Python framework writes IDs.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = String::with_capacity(64);
+        self.write_hex(&mut out);
+        out
+    }
+    /// Append the 64 lower-case hex digits to `out` (as [`Digest::to_hex`] gives them).
+    pub fn write_hex(&self, out: &mut String) {
+        let mut digits = [0u8; 64];
+        // 64 digits for 32 bytes: the only way it could fail is a wrong length.
+        if hex::encode_to_slice(self.0, &mut digits).is_ok()
+            && let Ok(text) = std::str::from_utf8(&digits)
+        {
+            out.push_str(text);
+        }
     }
     /// The first four bytes in hex: enough to tell digests apart in traces and logs.
     pub fn short(&self) -> String {

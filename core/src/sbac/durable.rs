@@ -31,7 +31,10 @@ pub(crate) struct EngineState {
 }
 
 fn key(prefix: &str, tx: &TxId) -> String {
-    format!("{prefix}{}", tx.0.to_hex())
+    let mut key = String::with_capacity(prefix.len() + 64);
+    key.push_str(prefix);
+    tx.0.write_hex(&mut key);
+    key
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
