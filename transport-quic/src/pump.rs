@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chainspace_core::replica::Addr;
 use quinn::{Connection, RecvStream, SendStream};
 
@@ -137,15 +138,18 @@ pub(crate) async fn pump(
                 }
             }
         };
+        // Handed to quinn as it is (`write_all` would copy every byte into its buffer);
+        // a clone is kept (a reference count) to retry it elsewhere if this write fails.
+        let chunk = Bytes::from(message);
         let written = tokio::select! {
             _ = shutdown.wait() => return Pumped::Done,
-            () = abandon.as_mut() => return Pumped::Abandoned(Some(message)),
-            w = s.write_all(&message) => w,
+            () = abandon.as_mut() => return Pumped::Abandoned(Some(chunk.into())),
+            w = s.write_chunk(chunk.clone()) => w,
         };
         if let Err(e) = written {
             stream = None;
             if conn.close_reason().is_some() {
-                return Pumped::Lost(Some(message));
+                return Pumped::Lost(Some(chunk.into()));
             }
             tracing::debug!(%e, "stream failed; the next message opens a new one");
         }

@@ -12,12 +12,17 @@
 //! never given another's digest (`Transaction`'s fields are public and may be changed
 //! after a digest was taken). It is bounded: each of its shards is cleared when full, as
 //! the working set is the transactions in flight.
+//!
+//! The cheap hash is Fx, not the std default: keys only pick entries (equality decides),
+//! so keys made to collide can only make the memo miss, costing the digest it would have
+//! saved, and SipHash over every field was a measurable share of each lookup.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Transaction;
+use crate::crypto::DigestBuildHasher;
 use crate::object::ObjectId;
 use crate::transaction::TxId;
 
@@ -30,17 +35,23 @@ struct Entry {
     outputs: Option<Arc<[ObjectId]>>,
 }
 
-type Shard = Mutex<HashMap<u64, Entry>>;
+/// Keyed by [`key`], already a hash: the map uses it as is ([`DigestBuildHasher`] takes
+/// eight bytes as they are).
+type Shard = Mutex<HashMap<u64, Entry, DigestBuildHasher>>;
 
 fn shards() -> &'static [Shard] {
     static MEMO: OnceLock<Vec<Shard>> = OnceLock::new();
-    MEMO.get_or_init(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect())
+    MEMO.get_or_init(|| {
+        (0..SHARDS)
+            .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(PER_SHARD, Default::default())))
+            .collect()
+    })
 }
 
 /// A hash of the fields that tell transactions apart in practice (parameters and
 /// returns only by count: equality settles the rest).
 fn key(tx: &Transaction) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     tx.contract_id.hash(&mut h);
     tx.method_id.hash(&mut h);
     tx.input_ids.hash(&mut h);
