@@ -43,16 +43,7 @@ pub fn write_canonical(out: &mut String, v: &Value) {
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => out.push_str(&canonical_number(n)),
         Value::String(s) => write_json_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(out, item);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_json_array(out, items, write_canonical),
         Value::Object(map) => {
             // serde_json's map is sorted unless some crate in the build turns on
             // `preserve_order`; sort explicitly so feature unification cannot change IDs.
@@ -70,6 +61,18 @@ pub fn write_canonical(out: &mut String, v: &Value) {
             out.push('}');
         }
     }
+}
+
+/// Append `items` as a JSON array, each written by `write` (canonical: no spaces).
+pub fn write_json_array<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(']');
 }
 
 /// Append `s` as a JSON string literal escaped as Python does with `ensure_ascii=True`.

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::crypto::sha256;
-use crate::json::{to_canonical_value, write_canonical, write_json_string};
+use crate::json::{to_canonical_value, write_canonical, write_json_array, write_json_string};
 use crate::object::{Object, ObjectId, hex_id};
 
 hex_id!(
@@ -104,44 +104,29 @@ impl Transaction {
     /// Append [`Transaction::canonical_json`] to `out`.
     fn write_canonical(&self, out: &mut String) {
         fn ids(out: &mut String, ids: &[ObjectId]) {
-            out.push('[');
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            write_json_array(out, ids, |out, id| {
                 out.push('"');
                 id.0.write_hex(out);
                 out.push('"');
-            }
-            out.push(']');
-        }
-        fn list<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(out, item);
-            }
-            out.push(']');
+            });
         }
         // The eight keys in byte order, as `sort_keys` puts them.
         out.push_str("{\"contractID\":");
         write_json_string(out, &self.contract_id);
         out.push_str(",\"dependencies\":");
-        list(out, &self.dependencies, |out, d| d.write_canonical(out));
+        write_json_array(out, &self.dependencies, |out, d| d.write_canonical(out));
         out.push_str(",\"inputIDs\":");
         ids(out, &self.input_ids);
         out.push_str(",\"methodID\":");
         write_json_string(out, &self.method_id);
         out.push_str(",\"outputs\":");
-        list(out, &self.outputs, |out, o| write_json_string(out, o));
+        write_json_array(out, &self.outputs, |out, o| write_json_string(out, o));
         out.push_str(",\"parameters\":");
-        list(out, &self.parameters, write_canonical);
+        write_json_array(out, &self.parameters, write_canonical);
         out.push_str(",\"referenceInputIDs\":");
         ids(out, &self.reference_input_ids);
         out.push_str(",\"returns\":");
-        list(out, &self.returns, write_canonical);
+        write_json_array(out, &self.returns, write_canonical);
         out.push('}');
     }
 
