@@ -227,13 +227,7 @@ impl Transaction {
                 })
                 .collect()
         };
-        let values = |name: &str| -> Result<Vec<Value>, Error> {
-            list(name)?
-                .iter()
-                .enumerate()
-                .map(|(i, item)| to_canonical_value(item, &format!("{path}.{name}[{i}]")))
-                .collect()
-        };
+        let values = |name: &str| canonical_values(list(name)?, path, name);
         Ok(Transaction {
             contract_id: string("contractID")?,
             method_id: string("methodID")?,
@@ -257,6 +251,16 @@ impl Transaction {
                 .collect::<Result<_, _>>()?,
         })
     }
+}
+
+/// `items` (the list `name` of the transaction at `path`) with numbers normalised as
+/// Python holds them; errors name the item.
+fn canonical_values(items: &[Value], path: &str, name: &str) -> Result<Vec<Value>, Error> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| to_canonical_value(item, &format!("{path}.{name}[{i}]")))
+        .collect()
 }
 
 const NOT_AN_ID: &str = "not a 64-digit lower-case hex id";
@@ -337,15 +341,9 @@ struct WireTransaction {
 
 impl WireTransaction {
     fn into_transaction(self, path: &str) -> Result<Transaction, Error> {
-        let values = |name: &str, vs: Vec<Value>| -> Result<Vec<Value>, Error> {
-            vs.iter()
-                .enumerate()
-                .map(|(i, v)| to_canonical_value(v, &format!("{path}.{name}[{i}]")))
-                .collect()
-        };
         Ok(Transaction {
-            parameters: values("parameters", self.parameters)?,
-            returns: values("returns", self.returns)?,
+            parameters: canonical_values(&self.parameters, path, "parameters")?,
+            returns: canonical_values(&self.returns, path, "returns")?,
             dependencies: self
                 .dependencies
                 .into_iter()

@@ -1,8 +1,9 @@
 //! Running an experiment over real QUIC on 127.0.0.1: every replica in this process
 //! ([`chainspace_node::local::LocalNetwork`]), or each in a process of its own
 //! ([`crate::processes`]). Clients are QUIC client endpoints in this process; the load
-//! controller runs in one task and every transaction is submitted from a task of its own,
-//! so an open-loop schedule never waits on a slow transaction.
+//! controller runs in one task, hands each client endpoint all the requests one poll
+//! starts at once, and awaits every outcome in a task of its own, so an open-loop schedule
+//! never waits on a slow transaction.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -186,10 +187,18 @@ async fn one_process(
 /// Where each request's outcome (or the client's error) goes once it is known.
 type Done = mpsc::UnboundedSender<(TxId, Option<String>, Instant)>;
 
-/// Send each outcome of `pending` (requests `ids`, in order) to `done` when it comes; an
-/// error handing them over is every request's outcome.
-fn await_outcomes(ids: Vec<TxId>, pending: Result<Vec<Pending>, NodeError>, done: &Done) {
-    match pending {
+/// Hand `requests` (with their IDs) over with `hand` in one call, then send each outcome to
+/// `done` when it comes; an error handing them over is every request's outcome.
+fn hand_over<R>(
+    requests: Vec<(TxId, R)>,
+    hand: impl FnOnce(Vec<R>) -> Result<Vec<Pending>, NodeError>,
+    done: &Done,
+) {
+    if requests.is_empty() {
+        return;
+    }
+    let (ids, requests): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
+    match hand(requests) {
         Ok(pending) => {
             for (id, p) in ids.into_iter().zip(pending) {
                 let done = done.clone();
@@ -240,14 +249,8 @@ pub async fn drive<C: Cluster>(
             }
         }
         for (k, (txs, orders)) in groups {
-            if !txs.is_empty() {
-                let (ids, requests): (Vec<_>, Vec<_>) = txs.into_iter().unzip();
-                await_outcomes(ids, clients[k].submit_many(requests), &done_tx);
-            }
-            if !orders.is_empty() {
-                let (ids, requests): (Vec<_>, Vec<_>) = orders.into_iter().unzip();
-                await_outcomes(ids, clients[k].order_many(requests), &done_tx);
-            }
+            hand_over(txs, |r| clients[k].submit_many(r), &done_tx);
+            hand_over(orders, |r| clients[k].order_many(r), &done_tx);
         }
     };
 

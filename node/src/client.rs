@@ -145,19 +145,24 @@ impl Client {
         request: TransactionRequest,
         instance: u64,
     ) -> Result<Finished, NodeError> {
-        let (reply, rx) = oneshot::channel();
-        let submit = Submit { request, instance, reply };
-        self.commands.send(Command::Submit(submit)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
+        self.request(|reply| Command::Submit(Submit { request, instance, reply }))?.await
     }
 
     /// Have `request` ordered by its shard (the consensus-only workload,
     /// [`chainspace_core::order`]; the replicas must serve it) and wait until `f + 1` of its
     /// replicas report it ordered. The caller bounds the wait, as for [`Client::submit`].
     pub async fn order(&self, request: OrderRequest) -> Result<Finished, NodeError> {
+        self.request(|reply| Command::Order(request, reply))?.await
+    }
+
+    /// Hand the client's task the command `make` builds around where its outcome goes.
+    fn request(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Finished>) -> Command,
+    ) -> Result<Pending, NodeError> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Order(request, reply)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
+        self.commands.send(make(reply)).map_err(|_| stopped())?;
+        Ok(Pending(rx))
     }
 
     /// Submit several transactions (first attempts) at once; one [`Pending`] outcome per
