@@ -7,7 +7,9 @@
 
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::ProtocolMessage;
-use chainspace_core::crypto::{Digest, Keypair, Signature, sha256, sha256_parts, verify_batch};
+use chainspace_core::crypto::{
+    Digest, Keypair, Signature, digest_of_digests, sha256, sha256_parts, verify_batch,
+};
 use chainspace_core::types::{Command, ReplicaIndex};
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +51,7 @@ pub fn leader(round: u64, n: usize) -> ReplicaIndex {
 
 /// The digest of a block's commands (over the commands' own digests).
 pub fn payload_digest(payload: &[Command]) -> Digest {
-    let parts: Vec<[u8; 32]> = payload.iter().map(|c| c.digest().0).collect();
-    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-    sha256_parts(&refs)
+    digest_of_digests(payload.iter().map(Command::digest))
 }
 
 /// A quorum certificate: `quorum` votes for one block (its digest, round and height).

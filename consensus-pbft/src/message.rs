@@ -9,7 +9,7 @@
 
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::ProtocolMessage;
-use chainspace_core::crypto::{Digest, Keypair, Signature, sha256_parts, verify_batch};
+use chainspace_core::crypto::{Digest, Keypair, Signature, digest_of_digests, verify_batch};
 use chainspace_core::types::{Command, ReplicaIndex};
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +35,11 @@ impl From<BatchTooBig> for Invalid {
     }
 }
 
-/// The digest of a batch: what pre-prepares, prepares and commits agree on.
+/// The digest of a batch: what pre-prepares, prepares and commits agree on. It covers the
+/// commands' digests (each a SHA-256 of the command's bytes, computed once when the
+/// command is built or decoded), not their bytes again.
 pub fn batch_digest(batch: &[Command]) -> Digest {
-    let parts: Vec<&[u8]> = batch.iter().map(|c| c.as_bytes()).collect();
-    sha256_parts(&parts)
+    digest_of_digests(batch.iter().map(Command::digest))
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -56,7 +56,7 @@ pub mod tls;
 mod verify;
 
 pub use client::QuicClient;
-pub use config::QuicConfig;
+pub use config::{MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, QuicConfig};
 pub use error::QuicError;
 pub use frame::STOP_OVERSIZED;
 pub use identity::{Identity, SERVER_NAME, certificate_key, client_number, spki};

@@ -82,11 +82,12 @@ impl QuicTransport {
         // The stateless reset key comes from the replica's key, so that after a crash the
         // restarted process resets the connections its predecessor left behind.
         let bind_error = |source| QuicError::Bind { addr: listen, source };
+        let endpoint_config = tls::endpoint_config(reset::endpoint_config(keypair), &config)?;
         let socket = std::net::UdpSocket::bind(listen).map_err(bind_error)?;
+        widen_receive_buffer(&socket);
         let runtime = quinn::default_runtime().ok_or(QuicError::NoRuntime)?;
         let endpoint =
-            Endpoint::new(reset::endpoint_config(keypair), Some(server), socket, runtime)
-                .map_err(bind_error)?;
+            Endpoint::new(endpoint_config, Some(server), socket, runtime).map_err(bind_error)?;
         let cx = Arc::new(Context {
             inbox: Inbox::new(config.queue_capacity, config.queue_bytes),
             counters: Counters::default(),
@@ -306,4 +307,19 @@ fn classify(inner: &Inner, conn: &Connection) -> Option<(Addr, CertificateDer<'s
     let room = clients.len() < inner.config.max_clients || clients.contains_key(&n);
     let served = alpn == ALPN_CLIENT && inner.config.accept_clients && room;
     served.then_some((Addr::Client(n), certificate))
+}
+
+/// What a replica asks of its socket's receive buffer. A replica takes bursts (a batch to
+/// every backup at once, clients' requests, a state transfer) and the system default
+/// (~200 KB on Linux) overflows under load: each datagram dropped there is a QUIC loss,
+/// detected and resent only after a round trip or more. The kernel caps the request at
+/// its own limit (`net.core.rmem_max`), so this asks, and never fails the bind.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+fn widen_receive_buffer(socket: &std::net::UdpSocket) {
+    let widened = quinn::udp::UdpSocketState::new(socket.into())
+        .and_then(|state| state.set_recv_buffer_size(socket.into(), RECEIVE_BUFFER));
+    if let Err(e) = widened {
+        tracing::debug!(%e, "the receive buffer keeps the system's default size");
+    }
 }

@@ -9,7 +9,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::crypto::CryptoProvider;
 
 use crate::QuicError;
-use crate::config::QuicConfig;
+use crate::config::{MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, QuicConfig};
 use crate::identity::Identity;
 use crate::verify::PeerVerifier;
 
@@ -24,17 +24,46 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// QUIC transport parameters from `config`: idle timeout and keep-alive (how dead peers
-/// are noticed), and few streams per connection (each peer needs one per direction; the
-/// limit bounds what one peer can make a replica hold).
+/// are noticed), few streams per connection (each peer needs one per direction; the
+/// limit bounds what one peer can make a replica hold), and MTU discovery up to
+/// `max_udp_payload` (from QUIC's 1,200).
 pub fn transport_config(config: &QuicConfig) -> Result<Arc<quinn::TransportConfig>, QuicError> {
     let idle = quinn::IdleTimeout::try_from(config.idle_timeout)
         .map_err(|e| QuicError::Config { reason: e.to_string() })?;
+    check_udp_payload(config)?;
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(config.max_udp_payload);
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(Some(idle))
         .keep_alive_interval(Some(config.keep_alive))
         .max_concurrent_uni_streams(16u32.into())
-        .max_concurrent_bidi_streams(0u32.into());
+        .max_concurrent_bidi_streams(0u32.into())
+        .mtu_discovery_config(Some(mtu));
     Ok(Arc::new(t))
+}
+
+/// The endpoint's own limit on the datagrams it accepts: `max_udp_payload`, which it also
+/// announces to peers (so they never send larger).
+pub(crate) fn endpoint_config(
+    mut base: quinn::EndpointConfig,
+    config: &QuicConfig,
+) -> Result<quinn::EndpointConfig, QuicError> {
+    check_udp_payload(config)?;
+    base.max_udp_payload_size(config.max_udp_payload)
+        .map_err(|e| QuicError::Config { reason: format!("max_udp_payload: {e}") })?;
+    Ok(base)
+}
+
+fn check_udp_payload(config: &QuicConfig) -> Result<(), QuicError> {
+    if !(MIN_UDP_PAYLOAD..=MAX_UDP_PAYLOAD).contains(&config.max_udp_payload) {
+        return Err(QuicError::Config {
+            reason: format!(
+                "max_udp_payload {} is outside {MIN_UDP_PAYLOAD}..={MAX_UDP_PAYLOAD}",
+                config.max_udp_payload
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The server side of a replica: its certificate, client certificates required and

@@ -75,6 +75,19 @@ pub fn sha256_parts(parts: &[&[u8]]) -> Digest {
     Digest(h.finalize().into())
 }
 
+/// The digest of a sequence of digests: `sha256_parts` over them, without gathering them
+/// first. What consensus batches and blocks agree on: a replica has every command's digest
+/// already (computed once, when the command was built or decoded), so covering the
+/// digests instead of the bytes hashes each command once, not twice.
+pub fn digest_of_digests(digests: impl IntoIterator<Item = Digest>) -> Digest {
+    let mut h = Sha256::new();
+    for d in digests {
+        h.update(32u64.to_le_bytes());
+        h.update(d.0);
+    }
+    Digest(h.finalize().into())
+}
+
 /// Lower-case hex SHA-256 of `bytes`, the form the Python framework uses in IDs.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     sha256(bytes).to_hex()

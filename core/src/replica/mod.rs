@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::checker::{CheckRequest, CheckVerdict};
 use crate::committee::Committee;
 use crate::consensus::{Action, Actions, Consensus, ProtocolMessage};
-use crate::crypto::{Digest, DigestMap, Keypair, Signature};
+use crate::crypto::{Digest, DigestBuildHasher, DigestMap, Keypair, Signature};
 use crate::order::OrderRequest;
 use crate::sbac::engine::{Effect, SbacEngine};
 use crate::sbac::messages::{
@@ -266,7 +266,7 @@ pub struct Replica<C: Consensus> {
     queue: VecDeque<Item>,
     verdicts: DigestMap<CheckVerdict>,
     checking: HashSet<Digest>,
-    submitters: HashMap<TxId, Vec<u64>>,
+    submitters: HashMap<TxId, Vec<u64>, DigestBuildHasher>,
     /// Commands of the consensus-only workload ordered lately, oldest first (answers a
     /// client whose command reached this replica after it was ordered).
     recently_ordered: order::Recent,
@@ -349,7 +349,7 @@ impl<C: Consensus> Replica<C> {
             queue: VecDeque::new(),
             verdicts: DigestMap::default(),
             checking: HashSet::new(),
-            submitters: HashMap::new(),
+            submitters: HashMap::default(),
             recently_ordered: order::Recent::default(),
             ordered_reports: BTreeMap::new(),
             ballots: HashMap::new(),

@@ -9,11 +9,12 @@ use crate::sbac::{Outcome, OutcomeReport};
 /// arrived after it was ordered (sent to every replica, it may reach a slow one late).
 const RECENT: usize = 1 << 16;
 
-/// Command IDs ordered lately, oldest first, bounded by [`RECENT`].
+/// Command IDs ordered lately, oldest first, bounded by [`RECENT`]. IDs are digests:
+/// hashed as they are ([`DigestBuildHasher`]), not through SipHash again.
 #[derive(Default)]
 pub(super) struct Recent {
     order: VecDeque<TxId>,
-    set: HashSet<TxId>,
+    set: HashSet<TxId, DigestBuildHasher>,
 }
 
 impl Recent {

@@ -93,6 +93,9 @@ pub struct TransportSection {
     pub keep_alive_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,
     pub backoff_max_ms: Option<u64>,
+    /// The largest UDP payload MTU discovery searches for and a replica accepts
+    /// (1,200..=65,527; default 16,384).
+    pub max_udp_payload: Option<u16>,
 }
 
 /// `[store]`.

@@ -216,4 +216,11 @@ fn transport_overrides_are_checked() {
     assert!(e.contains("transport.connect_timeout_ms"), "{e}");
     let e = error_of(&dir, &with("idle_timeout = 3"));
     assert!(e.contains("idle_timeout"), "{e}");
+    let cfg = NetworkConfig::parse(&with("max_udp_payload = 1452"), &dir.path().join(CONFIG_FILE))
+        .expect("a payload override");
+    assert_eq!(cfg.quic.max_udp_payload, 1452);
+    for bad in ["max_udp_payload = 1199", "max_udp_payload = 65528"] {
+        let e = error_of(&dir, &with(bad));
+        assert!(e.contains("transport.max_udp_payload"), "{bad}: {e}");
+    }
 }

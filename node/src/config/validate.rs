@@ -194,6 +194,19 @@ fn transport(cx: &Ctx<'_>, t: &TransportSection) -> Result<QuicConfig, ConfigErr
     set!(q.keep_alive = ms t.keep_alive_ms);
     set!(q.connect_timeout = ms t.connect_timeout_ms);
     set!(q.backoff_max = ms t.backoff_max_ms);
+    set!(q.max_udp_payload = t.max_udp_payload);
+    let payloads = transport_quic::MIN_UDP_PAYLOAD..=transport_quic::MAX_UDP_PAYLOAD;
+    if !payloads.contains(&q.max_udp_payload) {
+        return Err(cx.invalid(
+            "transport.max_udp_payload",
+            format!(
+                "{} is outside {}..={} (QUIC's minimum to IPv6's largest UDP payload)",
+                q.max_udp_payload,
+                payloads.start(),
+                payloads.end()
+            ),
+        ));
+    }
     let zero = [
         ("idle_timeout_ms", q.idle_timeout),
         ("keep_alive_ms", q.keep_alive),
