@@ -118,7 +118,7 @@ async fn dial_loop(
                 let incarnation = peer_certificate(&conn);
                 tokio::spawn(read_connection(conn.clone(), target.peer, cx.clone()));
                 let restarted = restarted(target.seen.clone(), incarnation);
-                match pump(&conn, &mut rx, carry.take(), &cx.shutdown, restarted).await {
+                match pump(&conn, &mut rx, carry.take(), &cx, restarted).await {
                     Pumped::Done => {
                         conn.close(0u32.into(), b"shutdown");
                         return;
@@ -239,7 +239,7 @@ pub(crate) fn reply(
 ) -> Link {
     let (queue, mut rx) = peer_queue(config);
     tokio::spawn(async move {
-        let _ = pump(&conn, &mut rx, None, &cx.shutdown, std::future::pending()).await;
+        let _ = pump(&conn, &mut rx, None, &cx, std::future::pending()).await;
         gone();
     });
     Link { queue }

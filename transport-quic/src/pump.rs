@@ -3,6 +3,7 @@
 //! outgoing messages as frames on one long-lived stream.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chainspace_core::replica::Addr;
@@ -11,6 +12,29 @@ use quinn::{Connection, RecvStream, SendStream};
 use crate::frame::{self, Read, STOP_OVERSIZED};
 use crate::queue;
 use crate::shared::{Counters, Inbox, Shutdown, bump};
+
+/// How often a pump records its connection's path MTU (the largest UDP payload MTU
+/// discovery has found the path to carry) in [`Counters::largest_path_mtu`].
+const MTU_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Samples a connection's path MTU at most every [`MTU_SAMPLE_EVERY`]: reading it takes the
+/// connection's lock, which is not worth taking for every write.
+#[derive(Default)]
+struct MtuSampler {
+    last: Option<Instant>,
+}
+
+impl MtuSampler {
+    fn sample(&mut self, conn: &Connection, counters: &Counters) {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < MTU_SAMPLE_EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        let mtu = u64::from(conn.stats().path.current_mtu);
+        counters.largest_path_mtu.fetch_max(mtu, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// What an endpoint's tasks share.
 pub(crate) struct Context {
@@ -95,12 +119,15 @@ pub(crate) async fn pump(
     conn: &Connection,
     queue: &mut queue::Receiver<Vec<u8>>,
     mut carry: Option<Vec<u8>>,
-    shutdown: &Shutdown,
+    cx: &Context,
     abandon: impl Future<Output = ()>,
 ) -> Pumped {
+    let shutdown = &cx.shutdown;
     let mut abandon = std::pin::pin!(abandon);
     let mut stream: Option<SendStream> = None;
+    let mut mtu = MtuSampler::default();
     loop {
+        mtu.sample(conn, &cx.counters);
         let mut message = match carry.take() {
             Some(m) => m,
             None => tokio::select! {

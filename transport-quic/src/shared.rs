@@ -57,6 +57,10 @@ pub struct QuicStats {
     /// Outgoing connections dropped because their peer connected to us as a new process
     /// (with a new certificate): it had restarted, and they led to the dead one.
     pub restarted_peers: u64,
+    /// The largest UDP payload any connection this endpoint sends on has found its path to
+    /// carry (MTU discovery, from 1,200 up to `QuicConfig::max_udp_payload`; sampled while
+    /// messages are sent, so 0 before any is).
+    pub largest_path_mtu: u64,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +75,7 @@ pub(crate) struct Counters {
     pub(crate) failed_dials: AtomicU64,
     pub(crate) dials: AtomicU64,
     pub(crate) restarted_peers: AtomicU64,
+    pub(crate) largest_path_mtu: AtomicU64,
 }
 
 /// Add one to a counter.
@@ -92,6 +97,7 @@ impl Counters {
             failed_dials: get(&self.failed_dials),
             dials: get(&self.dials),
             restarted_peers: get(&self.restarted_peers),
+            largest_path_mtu: get(&self.largest_path_mtu),
         }
     }
 }

@@ -361,6 +361,15 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_of_digests_is_sha256_parts_over_them() {
+        let ds: Vec<Digest> = (0..5u8).map(|i| sha256(&[i; 40])).collect();
+        let parts: Vec<&[u8]> = ds.iter().map(|d| d.0.as_slice()).collect();
+        assert_eq!(digest_of_digests(ds.iter().copied()), sha256_parts(&parts));
+        assert_ne!(digest_of_digests(ds.iter().rev().copied()), sha256_parts(&parts));
+        assert_eq!(digest_of_digests([]), sha256_parts(&[]));
+    }
+
+    #[test]
     fn signature_roundtrips_through_postcard() {
         let s = Keypair::from_label("x").sign(b"d", b"m");
         let bytes = postcard::to_allocvec(&s).unwrap();

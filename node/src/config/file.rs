@@ -94,7 +94,7 @@ pub struct TransportSection {
     pub connect_timeout_ms: Option<u64>,
     pub backoff_max_ms: Option<u64>,
     /// The largest UDP payload MTU discovery searches for and a replica accepts
-    /// (1,200..=65,527; default 16,384).
+    /// (1,200..=65,527; default 4,096).
     pub max_udp_payload: Option<u16>,
 }
 

@@ -3,6 +3,7 @@
 
 mod bounds;
 mod common;
+mod mtu;
 mod resilience;
 mod restart;
 mod security;
