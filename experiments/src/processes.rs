@@ -62,6 +62,25 @@ struct Proc {
     stdout: Lines<BufReader<ChildStdout>>,
 }
 
+/// mimalloc's setting of how long freed memory stays resident before it is returned, in
+/// milliseconds (see [`replica_command`]).
+const PURGE_DELAY: &str = "MIMALLOC_PURGE_DELAY";
+
+/// The command that starts replica `name` from `program`. A replica process returns the
+/// memory it frees to the system at once (mimalloc otherwise keeps freed pages resident
+/// for a while, to reuse them): its resident set is what the run reports and what a
+/// replica's memory budget is about. In runs of the shipped 2x4 PBFT config the largest
+/// replica's peak went from 140-159 MiB to 117-123 MiB. Whoever sets the variable
+/// themselves keeps their value.
+fn replica_command(program: &Path, name: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    if std::env::var_os(PURGE_DELAY).is_none() {
+        command.env(PURGE_DELAY, "0");
+    }
+    command.arg("replica").arg(name);
+    command
+}
+
 /// The replica processes of a run.
 struct Processes<'a> {
     program: &'a Path,
@@ -83,9 +102,7 @@ impl Processes<'_> {
             .append(true)
             .open(logs.join(format!("{name}.log")))
             .map_err(|e| RunError::Output(format!("log of {name}: {e}")))?;
-        let mut child = tokio::process::Command::new(self.program)
-            .arg("replica")
-            .arg(&name)
+        let mut child = replica_command(self.program, &name)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -365,4 +382,22 @@ pub async fn replica_main(name: &str) -> anyhow::Result<()> {
         .await?;
     out.flush().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_processes_return_freed_memory_at_once_unless_told_otherwise() {
+        let command = replica_command(Path::new("/bin/true"), "s0r1");
+        let std = command.as_std();
+        let args: Vec<_> = std.get_args().collect();
+        assert_eq!(args, ["replica", "s0r1"]);
+        let set = std.get_envs().find(|(k, _)| *k == PURGE_DELAY).and_then(|(_, v)| v);
+        match std::env::var_os(PURGE_DELAY) {
+            None => assert_eq!(set, Some(std::ffi::OsStr::new("0"))),
+            Some(_) => assert_eq!(set, None, "the caller's own value is inherited"),
+        }
+    }
 }

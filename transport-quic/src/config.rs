@@ -46,8 +46,9 @@ pub struct QuicConfig {
     /// kernel's, is per packet more than per byte. What it costs is memory: quinn sizes
     /// a replica's receive buffers at 2,048 times this (64 segments x 32 datagrams per
     /// system call), and a loaded replica touches much of them. The default, 4,096, was
-    /// measured best of 1,452 / 4,096 / 16,384 / 65,527 (BENCHMARKS.md): +20% ordered
-    /// commands per second over 1,452 on loopback, where 16,384 added ~30 MiB per replica.
+    /// measured best of 1,452 / 4,096 / 16,384 / 65,527 (BENCHMARKS.md, fifth round): the
+    /// consensus-only run on loopback ordered 39,000-50,000 commands per second against
+    /// 38,000-39,000 at 1,452, and 16,384 added ~30 MiB to each replica process.
     pub max_udp_payload: u16,
 }
 

@@ -27,11 +27,12 @@ use crate::object::ObjectId;
 use crate::transaction::TxId;
 
 const SHARDS: usize = 16;
-/// Entries per shard before it is cleared: 16,384 in all, far more than the transactions
-/// in flight at 10,000 per second (a few hundred), and a few MiB of memory per process
-/// (an entry holds a whole transaction), which counts against each replica's budget when
-/// every replica has a process of its own.
-const PER_SHARD: usize = 1024;
+/// Entries per shard before it is cleared: 4,096 in all, ten times the transactions in
+/// flight at 10,000 per second (a few hundred), and a few MiB of memory per process (an
+/// entry holds a whole transaction), which counts against each replica's budget when
+/// every replica has a process of its own (16,384 entries in all put a replica process
+/// of the shipped 2x4 PBFT run at up to 159 MiB; see BENCHMARKS.md).
+const PER_SHARD: usize = 256;
 
 struct Entry {
     tx: Transaction,
