@@ -30,8 +30,7 @@ const SHARDS: usize = 16;
 /// Entries per shard before it is cleared: 4,096 in all, ten times the transactions in
 /// flight at 10,000 per second (a few hundred), and a few MiB of memory per process (an
 /// entry holds a whole transaction), which counts against each replica's budget when
-/// every replica has a process of its own (16,384 entries in all put a replica process
-/// of the shipped 2x4 PBFT run at up to 159 MiB; see BENCHMARKS.md).
+/// every replica has a process of its own (BENCHMARKS.md, fifth round).
 const PER_SHARD: usize = 256;
 
 struct Entry {
