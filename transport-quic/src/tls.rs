@@ -43,12 +43,11 @@ pub fn transport_config(config: &QuicConfig) -> Result<Arc<quinn::TransportConfi
 }
 
 /// The endpoint's own limit on the datagrams it accepts: `max_udp_payload`, which it also
-/// announces to peers (so they never send larger).
+/// announces to peers (so they never send larger). quinn refuses a value out of range.
 pub(crate) fn endpoint_config(
     mut base: quinn::EndpointConfig,
     config: &QuicConfig,
 ) -> Result<quinn::EndpointConfig, QuicError> {
-    check_udp_payload(config)?;
     base.max_udp_payload_size(config.max_udp_payload)
         .map_err(|e| QuicError::Config { reason: format!("max_udp_payload: {e}") })?;
     Ok(base)
