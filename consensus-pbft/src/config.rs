@@ -45,6 +45,11 @@ pub struct PbftConfig {
     /// then hears nothing because the shard has gone idle, learns of it this way (and
     /// peers learn of it): without it, it would stay behind until the next request.
     pub status_interval_ticks: u64,
+    /// Whether the primary's pre-prepares name requests by digest instead of carrying
+    /// them ([`crate::message::DigestPrePrepare`]): clients send every request to every
+    /// replica, so backups hold the bytes already, and a backup that lacks some asks the
+    /// primary for the full pre-prepare. Backups accept both forms whatever this says.
+    pub request_digests: bool,
 }
 
 impl Default for PbftConfig {
@@ -62,6 +67,7 @@ impl Default for PbftConfig {
             dedup_window: 1024,
             catch_up_batches: 64,
             status_interval_ticks: 10,
+            request_digests: true,
         }
     }
 }

@@ -94,6 +94,78 @@ impl PrePrepare {
     }
 }
 
+impl PrePrepare {
+    /// The same pre-prepare naming its requests by digest, for backups that received the
+    /// requests from the clients (see [`DigestPrePrepare`]).
+    pub fn by_digest(&self) -> DigestPrePrepare {
+        DigestPrePrepare {
+            view: self.view,
+            seq: self.seq,
+            digest: self.digest,
+            requests: self.batch.iter().map(Command::digest).collect(),
+            signature: self.signature,
+        }
+    }
+}
+
+/// A pre-prepare that names its requests by digest instead of carrying them: PBFT's
+/// separate request transmission (Castro, PhD thesis, section 5.1.1). Clients send each
+/// request to every replica, so the backups already hold the bytes; sending them again
+/// inside the pre-prepare would carry every command over the network a second time. The
+/// primary signs the same `(view, seq, digest)` as for the full [`PrePrepare`] (the batch
+/// digest is over the commands' digests), so a backup that holds every request rebuilds
+/// exactly the pre-prepare the primary signed, and one that lacks any asks the primary for
+/// it ([`FetchPrePrepare`]). A backup prepares only once it holds the whole batch, so a
+/// prepared batch is held by at least `f + 1` correct replicas, as with full pre-prepares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPrePrepare {
+    /// View.
+    pub view: u64,
+    /// Sequence number.
+    pub seq: u64,
+    /// `batch_digest` of the requests: `digest_of_digests(requests)`.
+    pub digest: Digest,
+    /// The requests' digests, in batch order.
+    pub requests: Vec<Digest>,
+    /// The primary's signature over `(view, seq, digest)`, as in [`PrePrepare`].
+    pub signature: Signature,
+}
+
+impl DigestPrePrepare {
+    /// The checks that need no request bytes: the batch's length and its digest. The
+    /// signature (and the byte limit) are checked on the rebuilt [`PrePrepare`].
+    pub fn check(&self, limits: BatchLimits) -> Result<(), Invalid> {
+        if self.requests.len() > limits.max_batch {
+            return Err(Invalid::BatchTooLarge { len: self.requests.len(), max: limits.max_batch });
+        }
+        if digest_of_digests(self.requests.iter().copied()) != self.digest {
+            return Err(Invalid::Digest);
+        }
+        Ok(())
+    }
+
+    /// The full pre-prepare, given the batch's commands in order.
+    pub fn with_batch(self, batch: Vec<Command>) -> PrePrepare {
+        PrePrepare {
+            view: self.view,
+            seq: self.seq,
+            digest: self.digest,
+            batch,
+            signature: self.signature,
+        }
+    }
+}
+
+/// A backup lacks some requests of the primary's pre-prepare `(view, seq)` and asks the
+/// primary for the full [`PrePrepare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchPrePrepare {
+    /// View.
+    pub view: u64,
+    /// Sequence number.
+    pub seq: u64,
+}
+
 /// A backup accepted the pre-prepare `(view, seq, digest)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepare {
@@ -403,6 +475,11 @@ pub enum Message {
     Decided(Decided),
     /// Catch-up: a stable checkpoint and its snapshot.
     StateReply(StateReply),
+    /// Section 4.2, with requests named by digest (sent instead of `PrePrepare` when
+    /// `PbftConfig::request_digests` is set).
+    PrePrepareDigests(DigestPrePrepare),
+    /// A backup asks the primary for a full pre-prepare whose requests it lacks.
+    FetchPrePrepare(FetchPrePrepare),
 }
 
 impl ProtocolMessage for Message {
@@ -418,6 +495,8 @@ impl ProtocolMessage for Message {
             Message::Status(_) => "Status",
             Message::Decided(_) => "Decided",
             Message::StateReply(_) => "StateReply",
+            Message::PrePrepareDigests(_) => "PrePrepareDigests",
+            Message::FetchPrePrepare(_) => "FetchPrePrepare",
         }
     }
 
@@ -451,6 +530,14 @@ impl ProtocolMessage for Message {
             Message::Status(m) => format!("v={} executed={}", m.view, m.last_executed),
             Message::Decided(m) => format!("n={} ({} commands)", m.seq, m.batch.len()),
             Message::StateReply(m) => format!("n={} ({} bytes)", m.seq, m.snapshot.len()),
+            Message::PrePrepareDigests(m) => format!(
+                "v={} n={} d={} ({} digests)",
+                m.view,
+                m.seq,
+                m.digest.short(),
+                m.requests.len()
+            ),
+            Message::FetchPrePrepare(m) => format!("v={} n={}", m.view, m.seq),
         }
     }
 }

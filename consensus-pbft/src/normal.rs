@@ -6,7 +6,9 @@ use chainspace_core::crypto::Digest;
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::error::Invalid;
-use crate::message::{Commit, Message, PrePrepare, Prepare, PreparedProof, primary};
+use crate::message::{
+    Commit, DigestPrePrepare, FetchPrePrepare, Message, PrePrepare, Prepare, PreparedProof, primary,
+};
 use crate::replica::{MAX_FUTURE, MAX_FUTURE_BATCHES, Out, Pbft, Timer};
 
 impl Pbft {
@@ -61,7 +63,11 @@ impl Pbft {
             let recorded = self.may_send(pp.view, pp.seq, pp.digest);
             debug_assert!(recorded, "a sequence number is pre-prepared once per view");
             self.next_seq = self.unused_seq(self.view, self.next_seq + 1);
-            out.broadcast(Message::PrePrepare(pp.clone()));
+            out.broadcast(if self.cfg.request_digests {
+                Message::PrePrepareDigests(pp.by_digest())
+            } else {
+                Message::PrePrepare(pp.clone())
+            });
             let seq = pp.seq;
             self.slots.entry(seq).or_default().pre_prepare = Some(pp);
         }
@@ -127,6 +133,67 @@ impl Pbft {
             return;
         }
         self.accept_pre_prepare(pp, out);
+    }
+
+    /// A pre-prepare naming its requests by digest: rebuilt from the requests this replica
+    /// holds and handled as the full one, or, when any is missing, asked of the primary
+    /// in full. A backup never prepares a batch it does not hold.
+    pub(crate) fn on_pre_prepare_digests(
+        &mut self,
+        from: ReplicaIndex,
+        m: DigestPrePrepare,
+        out: &mut Out,
+    ) {
+        if from != primary(m.view, self.n()) {
+            self.invalid(Invalid::WrongSender { from, what: "pre-prepare" });
+            return;
+        }
+        if let Err(e) = m.check(self.cfg.batch_limits()) {
+            self.invalid(e);
+            return;
+        }
+        let mut batch = Vec::with_capacity(m.requests.len());
+        for d in &m.requests {
+            match self.pending.get(d) {
+                Some(p) => batch.push(p.command.clone()),
+                None => break,
+            }
+        }
+        if batch.len() == m.requests.len() {
+            self.on_pre_prepare(from, m.with_batch(batch), out);
+            return;
+        }
+        // Ask only for what would be accepted: not for a past view, a sequence number out
+        // of the window, or one already pre-prepared here in this view.
+        let held = self.slots.get(&m.seq).and_then(|s| s.pre_prepare.as_ref());
+        if m.view < self.view
+            || m.seq <= self.stable.seq
+            || m.seq > self.stable.seq + self.cfg.window
+            || held.is_some_and(|pp| pp.view == m.view)
+        {
+            self.ignore();
+            return;
+        }
+        self.stats.proposals_fetched += 1;
+        out.send(from, Message::FetchPrePrepare(FetchPrePrepare { view: m.view, seq: m.seq }));
+    }
+
+    /// A backup asks for the full pre-prepare `(view, seq)`: the primary of that view
+    /// sends it if it still holds it (a backup that is not answered catches up as any
+    /// replica left behind does).
+    pub(crate) fn on_fetch_pre_prepare(
+        &mut self,
+        from: ReplicaIndex,
+        f: FetchPrePrepare,
+        out: &mut Out,
+    ) {
+        let pp = self.slots.get(&f.seq).and_then(|s| s.pre_prepare.as_ref());
+        match pp {
+            Some(pp) if pp.view == f.view && primary(pp.view, self.n()) == self.me => {
+                out.send(from, Message::PrePrepare(pp.clone()));
+            }
+            _ => self.ignore(),
+        }
     }
 
     /// Accept a verified pre-prepare of the current view (from the primary, or from a

@@ -443,6 +443,8 @@ impl Consensus for Pbft {
             Message::Status(m) => self.on_status(from, m, out),
             Message::Decided(m) => self.on_decided(from, m, out),
             Message::StateReply(m) => self.on_state_reply(from, m, out),
+            Message::PrePrepareDigests(m) => self.on_pre_prepare_digests(from, m, out),
+            Message::FetchPrePrepare(m) => self.on_fetch_pre_prepare(from, m, out),
         }
     }
 

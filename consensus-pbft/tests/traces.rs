@@ -10,6 +10,7 @@ mod common;
 
 use std::time::Duration;
 
+use chainspace_core::consensus::Consensus;
 use chainspace_core::sim::{NetworkModel, Partition, Simulation, TraceKind};
 use chainspace_core::types::Command;
 use common::{replica, sim_config};
@@ -35,6 +36,41 @@ fn normal_case_of_one_request() {
         assert_eq!(s.app(r).last(), 1, "r{r} delivered the request");
     }
     insta::assert_yaml_snapshot!("normal_case_of_one_request", lines(&s));
+}
+
+/// The request reaches the primary and r1 only: the pre-prepare names it by digest, so r2
+/// and r3, lacking it, ask the primary for the full pre-prepare and prepare only then;
+/// r1 rebuilds it from the request it holds.
+#[test]
+fn backups_lacking_a_request_fetch_the_full_pre_prepare() {
+    let mut s = sim(4, 1, sim_config(), NetworkModel::fixed(Duration::from_millis(1)));
+    for r in 0..2 {
+        s.propose_at(Duration::ZERO, r, Command::new(b"inc".to_vec()));
+    }
+    s.run_until(Duration::from_millis(20));
+    for r in 0..4 {
+        assert_eq!(s.app(r).last(), 1, "r{r} delivered the request");
+    }
+    let fetched: Vec<u64> = (0..4).map(|r| s.consensus(r).stats().proposals_fetched).collect();
+    assert_eq!(fetched, [0, 0, 1, 1]);
+    insta::assert_yaml_snapshot!("backups_lacking_a_request_fetch_the_full_pre_prepare", lines(&s));
+}
+
+/// With `request_digests` off the primary's pre-prepares carry the requests.
+#[test]
+fn full_pre_prepares_when_request_digests_is_off() {
+    let cfg = PbftConfig { request_digests: false, ..sim_config() };
+    let mut s = sim(4, 1, cfg, NetworkModel::fixed(Duration::from_millis(1)));
+    s.propose_at(Duration::ZERO, 0, Command::new(b"inc".to_vec()));
+    s.run_until(Duration::from_millis(20));
+    for r in 0..4 {
+        assert_eq!(s.app(r).last(), 1, "r{r} delivered the request");
+        assert_eq!(s.consensus(r).stats().proposals_fetched, 0);
+    }
+    let pre_prepares: Vec<String> =
+        lines(&s).into_iter().filter(|l| l.contains("PrePrepare")).collect();
+    assert_eq!(pre_prepares.len(), 3, "{pre_prepares:#?}");
+    assert!(pre_prepares.iter().all(|l| l.contains("PrePrepare v=0 n=1")), "{pre_prepares:#?}");
 }
 
 #[test]

@@ -193,7 +193,7 @@ fn the_primary_waits_at_the_window_edge_until_a_checkpoint_is_stable() {
     for seq in 1..=window {
         let c = batch(seq);
         let pp = pre_prepare(&k, 0, seq, c.clone());
-        assert_eq!(submit(&mut r, c[0].clone()), vec![bcast(Message::PrePrepare(pp.clone()))]);
+        assert_eq!(submit(&mut r, c[0].clone()), vec![proposal(pp.clone())]);
         let mut expected = vec![bcast(Message::Commit(commit_for(&pp))), delivered(seq, c.clone())];
         if seq % K == 0 {
             expected.push(Action::TakeSnapshot { sequence: seq });
@@ -212,6 +212,6 @@ fn the_primary_waits_at_the_window_edge_until_a_checkpoint_is_stable() {
     // The checkpoint at K becomes stable: the window moves and the request goes out.
     let acts = recv(&mut r, 2, checkpoint_msg(&k, K, state, 2));
     let pp = pre_prepare(&k, 0, window + 1, vec![cmd("late")]);
-    assert_eq!(acts, vec![bcast(Message::PrePrepare(pp))]);
+    assert_eq!(acts, vec![proposal(pp)]);
     assert_eq!(r.stable_checkpoint(), K);
 }

@@ -17,7 +17,7 @@ fn prepares(acts: &[Act]) -> usize {
 fn pre_prepare_seqs(acts: &[Act]) -> Vec<u64> {
     acts.iter()
         .filter_map(|a| match a {
-            Action::Broadcast { msg: Message::PrePrepare(pp) } => Some(pp.seq),
+            Action::Broadcast { msg: Message::PrePrepareDigests(pp) } => Some(pp.seq),
             _ => None,
         })
         .collect()

@@ -102,7 +102,7 @@ fn prepares_for_another_digest_do_not_count() {
 fn primary_commits_with_quorum_minus_one_backup_prepares() {
     let (mut r, k) = setup(0);
     let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
-    assert_eq!(submit(&mut r, cmd("a")), vec![bcast(pp_msg(&pp))]);
+    assert_eq!(submit(&mut r, cmd("a")), vec![proposal(pp.clone())]);
     // The primary sends no prepare: it needs two from backups.
     assert_eq!(recv(&mut r, 1, Message::Prepare(prepare_for(&k, &pp, 1))), vec![]);
     let acts = recv(&mut r, 2, Message::Prepare(prepare_for(&k, &pp, 2)));
@@ -179,17 +179,14 @@ fn execution_waits_for_earlier_sequence_numbers() {
 fn primary_proposes_at_once_when_nothing_is_in_flight() {
     let (mut r, k) = setup(0);
     let acts = submit(&mut r, cmd("a"));
-    assert_eq!(
-        acts,
-        vec![bcast(Message::PrePrepare(PrePrepare::new(0, 1, vec![cmd("a")], &k[0])))]
-    );
+    assert_eq!(acts, vec![proposal(PrePrepare::new(0, 1, vec![cmd("a")], &k[0]))]);
 }
 
 #[test]
 fn primary_orders_a_request_forwarded_by_a_backup() {
     let (mut r, k) = setup(0);
     let acts = recv(&mut r, 2, Message::Request(vec![cmd("a")]));
-    assert_eq!(acts, vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("a")])))]);
+    assert_eq!(acts, vec![proposal(pre_prepare(&k, 0, 1, vec![cmd("a")]))]);
 }
 
 #[test]
@@ -212,7 +209,7 @@ fn primary_waits_for_the_batch_timer_while_batches_are_in_flight() {
     assert_eq!(submit(&mut r, cmd("c")), vec![]);
     // On the timer, the partial batch goes out.
     let acts = fire(&mut r, Timer::Batch);
-    assert_eq!(acts, vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("b"), cmd("c")])))]);
+    assert_eq!(acts, vec![proposal(pre_prepare(&k, 0, 2, vec![cmd("b"), cmd("c")]))]);
     // Nothing left to propose: a stray timer does nothing.
     assert_eq!(fire(&mut r, Timer::Batch), vec![]);
 }
@@ -237,24 +234,21 @@ fn a_full_batch_is_proposed_at_once_and_cancels_the_batch_timer() {
     let acts = submit(&mut r, last.clone());
     assert_eq!(
         acts,
-        vec![
-            bcast(pp_msg(&pre_prepare(&k, 0, 2, batch))),
-            Action::CancelTimer { timer: Timer::Batch }
-        ]
+        vec![proposal(pre_prepare(&k, 0, 2, batch)), Action::CancelTimer { timer: Timer::Batch }]
     );
 }
 
 /// Fill the primary's pipeline: sequence numbers 1..=max_in_flight, one command each.
 fn fill_pipeline(r: &mut Pbft, k: &[Keypair]) {
     let max = sim_config().max_in_flight;
-    assert_eq!(submit(r, cmd("s1")), vec![bcast(pp_msg(&pre_prepare(k, 0, 1, vec![cmd("s1")])))]);
+    assert_eq!(submit(r, cmd("s1")), vec![proposal(pre_prepare(k, 0, 1, vec![cmd("s1")]))]);
     for seq in 2..=max {
         let c = cmd(&format!("s{seq}"));
         assert_eq!(
             submit(r, c.clone()),
             vec![Action::SetTimer { timer: Timer::Batch, after: sim_config().batch_timeout }]
         );
-        assert_eq!(fire(r, Timer::Batch), vec![bcast(pp_msg(&pre_prepare(k, 0, seq, vec![c])))]);
+        assert_eq!(fire(r, Timer::Batch), vec![proposal(pre_prepare(k, 0, seq, vec![c]))]);
     }
 }
 
@@ -275,16 +269,13 @@ fn pipelining_stops_at_max_in_flight_and_resumes_on_execution() {
     recv(&mut r, 1, Message::Commit(commit_for(&pp1)));
     let acts = recv(&mut r, 2, Message::Commit(commit_for(&pp1)));
     let pp5 = pre_prepare(&k, 0, sim_config().max_in_flight + 1, batch);
-    assert_eq!(acts, vec![delivered(1, vec![cmd("s1")]), bcast(pp_msg(&pp5))]);
+    assert_eq!(acts, vec![delivered(1, vec![cmd("s1")]), proposal(pp5.clone())]);
 }
 
 #[test]
 fn duplicate_submission_of_a_pending_command_does_nothing() {
     let (mut r, k) = setup(0);
-    assert_eq!(
-        submit(&mut r, cmd("a")),
-        vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("a")])))]
-    );
+    assert_eq!(submit(&mut r, cmd("a")), vec![proposal(pre_prepare(&k, 0, 1, vec![cmd("a")]))]);
     assert_eq!(submit(&mut r, cmd("a")), vec![]);
     assert_eq!(r.pending_len(), 1);
     // Also when it is forwarded by a backup.
@@ -308,10 +299,7 @@ fn submission_of_a_recently_delivered_command_does_nothing() {
     assert_eq!(submit(&mut r, cmd("a")), vec![]);
     assert_eq!(r.pending_len(), 0);
     // A new command is proposed as the next sequence number.
-    assert_eq!(
-        submit(&mut r, cmd("b")),
-        vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("b")])))]
-    );
+    assert_eq!(submit(&mut r, cmd("b")), vec![proposal(pre_prepare(&k, 0, 2, vec![cmd("b")]))]);
 }
 
 #[test]
@@ -388,7 +376,7 @@ fn a_forwarded_batch_is_proposed_whole_by_an_idle_primary() {
     let mut p = replica(&cfg, 4, 0);
     let batch = cmds("fwd", 3);
     let acts = recv(&mut p, 2, Message::Request(batch.clone()));
-    assert_eq!(acts, vec![bcast(Message::PrePrepare(pre_prepare(&k, 0, 1, batch)))]);
+    assert_eq!(acts, vec![proposal(pre_prepare(&k, 0, 1, batch))]);
 }
 
 /// `sim_config()` with batches of at most 10 bytes of commands.
@@ -404,7 +392,7 @@ fn a_batch_is_cut_at_the_byte_cap_and_the_rest_waits_for_the_timer() {
     let mut r = replica(&cfg, N, 0);
     assert_eq!(
         submit(&mut r, cmd("s001")),
-        vec![bcast(pp_msg(&pre_prepare(&k, 0, 1, vec![cmd("s001")])))]
+        vec![proposal(pre_prepare(&k, 0, 1, vec![cmd("s001")]))]
     );
     assert_eq!(
         submit(&mut r, cmd("c001")),
@@ -413,11 +401,11 @@ fn a_batch_is_cut_at_the_byte_cap_and_the_rest_waits_for_the_timer() {
     assert_eq!(submit(&mut r, cmd("c002")), vec![], "8 bytes queued: not full");
     // 12 bytes queued: full. The batch takes 8; the third command would make it 12.
     let acts = submit(&mut r, cmd("c003"));
-    assert_eq!(acts, vec![bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("c001"), cmd("c002")])))]);
+    assert_eq!(acts, vec![proposal(pre_prepare(&k, 0, 2, vec![cmd("c001"), cmd("c002")]))]);
     // The rest is a partial batch: it goes when the (still running) timer fires.
     assert_eq!(
         fire(&mut r, Timer::Batch),
-        vec![bcast(pp_msg(&pre_prepare(&k, 0, 3, vec![cmd("c003")])))]
+        vec![proposal(pre_prepare(&k, 0, 3, vec![cmd("c003")]))]
     );
 }
 
@@ -439,8 +427,8 @@ fn a_command_larger_than_the_byte_cap_goes_alone() {
     assert_eq!(
         acts,
         vec![
-            bcast(pp_msg(&pre_prepare(&k, 0, 2, vec![cmd("c001")]))),
-            bcast(pp_msg(&pre_prepare(&k, 0, 3, vec![large]))),
+            proposal(pre_prepare(&k, 0, 2, vec![cmd("c001")])),
+            proposal(pre_prepare(&k, 0, 3, vec![large])),
             Action::CancelTimer { timer: Timer::Batch },
         ]
     );

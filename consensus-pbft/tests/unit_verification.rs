@@ -19,7 +19,8 @@ use chainspace_core::snapshot::Snapshot;
 use common::*;
 use consensus_pbft::checkpoint::PbftSnapshot;
 use consensus_pbft::message::{
-    Checkpoint, Decided, NewView, PrePrepare, Prepare, StateReply, Status, ViewChange,
+    Checkpoint, Decided, FetchPrePrepare, NewView, PrePrepare, Prepare, StateReply, Status,
+    ViewChange,
 };
 use consensus_pbft::{Invalid, Message, Pbft, PbftConfig, Timer};
 
@@ -112,6 +113,87 @@ fn pre_prepare_with_too_many_bytes_is_invalid_unless_it_holds_one_command() {
     assert_eq!(acts, vec![bcast(Message::Prepare(prepare_for(&k, &pp, 1)))]);
 }
 
+// ----- pre-prepares naming requests by digest -----------------------------------------
+
+#[test]
+fn a_pre_prepare_by_digest_is_rebuilt_from_held_requests_or_fetched_in_full() {
+    let (mut r, k) = setup(1);
+    let pp = pre_prepare(&k, 0, 1, vec![cmd("a"), cmd("b")]);
+    // Only "a" arrived from its client: the backup asks the primary for the whole
+    // pre-prepare and prepares nothing yet.
+    submit(&mut r, cmd("a"));
+    let acts = recv(&mut r, 0, Message::PrePrepareDigests(pp.by_digest()));
+    let fetch = FetchPrePrepare { view: 0, seq: 1 };
+    assert_eq!(acts, vec![send_to(0, Message::FetchPrePrepare(fetch))]);
+    assert_eq!(r.stats().proposals_fetched, 1);
+    // Once "b" is here too, the same message is rebuilt into the signed pre-prepare.
+    submit(&mut r, cmd("b"));
+    let acts = recv(&mut r, 0, Message::PrePrepareDigests(pp.by_digest()));
+    assert_eq!(acts, vec![bcast(Message::Prepare(prepare_for(&k, &pp, 1)))]);
+    // The full one, answering the fetch, is then no news.
+    assert_eq!(recv(&mut r, 0, Message::PrePrepare(pp)), vec![]);
+    assert_eq!(r.stats().proposals_fetched, 1);
+    assert_eq!(r.stats().invalid_messages, 0);
+}
+
+#[test]
+fn a_pre_prepare_by_digest_is_checked_before_anything_is_looked_up() {
+    let (mut r, k) = setup(1);
+    submit(&mut r, cmd("a"));
+    // From a backup.
+    let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
+    let why = Invalid::WrongSender { from: 2, what: "pre-prepare" };
+    expect_invalid(&mut r, 2, Message::PrePrepareDigests(pp.by_digest()), why);
+    // Digests that do not hash to the signed digest.
+    let mut tampered = pp.by_digest();
+    tampered.requests = vec![cmd("b").digest()];
+    expect_invalid(&mut r, 0, Message::PrePrepareDigests(tampered), Invalid::Digest);
+    // Too many.
+    let max = sim_config().max_batch;
+    let big = pre_prepare(&k, 0, 1, cmds("c", max + 1));
+    let why = Invalid::BatchTooLarge { len: max + 1, max };
+    expect_invalid(&mut r, 0, Message::PrePrepareDigests(big.by_digest()), why);
+    // A bad signature is caught on the rebuilt pre-prepare.
+    let mut forged = pp.by_digest();
+    forged.signature = a_signature(&k[0]);
+    expect_invalid(
+        &mut r,
+        0,
+        Message::PrePrepareDigests(forged),
+        Invalid::Signature("pre-prepare"),
+    );
+    assert_eq!(r.stats().proposals_fetched, 0);
+}
+
+#[test]
+fn a_pre_prepare_by_digest_is_not_fetched_when_stale_or_out_of_window() {
+    let (mut r, k) = setup(1);
+    let window = sim_config().window;
+    let far = pre_prepare(&k, 0, window + 1, vec![cmd("a")]);
+    expect_ignored(&mut r, 0, Message::PrePrepareDigests(far.by_digest()));
+    assert_eq!(r.stats().proposals_fetched, 0);
+}
+
+#[test]
+fn only_the_primary_answers_a_fetch_and_only_for_what_it_pre_prepared() {
+    let k = test_keys(N);
+    let mut p = replica(&sim_config(), N, 0);
+    let full = pre_prepare(&k, 0, 1, vec![cmd("a")]);
+    let sent = full.by_digest();
+    let acts = submit(&mut p, cmd("a"));
+    assert_eq!(acts, vec![bcast(Message::PrePrepareDigests(sent.clone()))]);
+    let acts = recv(&mut p, 2, Message::FetchPrePrepare(FetchPrePrepare { view: 0, seq: 1 }));
+    assert_eq!(acts, vec![send_to(2, Message::PrePrepare(full))]);
+    // Another view or sequence number: nothing to send.
+    expect_ignored(&mut p, 2, Message::FetchPrePrepare(FetchPrePrepare { view: 1, seq: 1 }));
+    expect_ignored(&mut p, 2, Message::FetchPrePrepare(FetchPrePrepare { view: 0, seq: 2 }));
+    // A backup does not answer, even for a pre-prepare it holds.
+    let (mut b, _) = setup(1);
+    submit(&mut b, cmd("a"));
+    recv(&mut b, 0, Message::PrePrepareDigests(sent));
+    expect_ignored(&mut b, 2, Message::FetchPrePrepare(FetchPrePrepare { view: 0, seq: 1 }));
+}
+
 #[test]
 fn a_second_conflicting_pre_prepare_is_equivocation() {
     let (mut r, k) = setup(1);
@@ -168,9 +250,8 @@ fn a_bad_prepare_that_does_not_complete_a_certificate_is_caught_when_it_would() 
     // first prepare is kept unchecked; its signature is checked when a second arrives.
     let (mut r, k) = setup(0);
     let acts = submit(&mut r, cmd("a"));
-    let Some(Action::Broadcast { msg: Message::PrePrepare(pp) }) = acts.first().cloned() else {
-        panic!("the primary proposes at once: {acts:?}")
-    };
+    let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
+    assert_eq!(acts, vec![proposal(pp.clone())], "the primary proposes at once");
     let mut forged = prepare_for(&k, &pp, 2);
     forged.signature = a_signature(&k[2]);
     assert_eq!(recv(&mut r, 2, Message::Prepare(forged)), vec![], "one prepare: no certificate");

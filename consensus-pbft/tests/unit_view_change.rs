@@ -253,10 +253,7 @@ fn one_view_change_for_a_later_view_does_not_make_a_replica_join() {
     assert_eq!(recv(&mut r, 2, vc_msg(&fresh_view_change(&k, 1, vec![], 2))), vec![]);
     assert_eq!((r.view(), r.in_view_change()), (0, false));
     // It still works in view 0.
-    assert_eq!(
-        submit(&mut r, cmd("a")),
-        vec![bcast(Message::PrePrepare(pre_prepare(&k, 0, 1, vec![cmd("a")])))]
-    );
+    assert_eq!(submit(&mut r, cmd("a")), vec![proposal(pre_prepare(&k, 0, 1, vec![cmd("a")]))]);
 }
 
 #[test]
@@ -360,10 +357,7 @@ fn the_new_primary_announces_the_new_view_derived_from_a_quorum() {
     assert_eq!((r.view(), r.in_view_change()), (1, false));
     assert_eq!(r.stats().view_changes, 1);
     let acts = fire(&mut r, Timer::Batch);
-    assert_eq!(
-        acts,
-        vec![bcast(Message::PrePrepare(PrePrepare::new(1, 4, vec![cmd("z")], &k[1])))]
-    );
+    assert_eq!(acts, vec![proposal(PrePrepare::new(1, 4, vec![cmd("z")], &k[1]))]);
 }
 
 #[test]
@@ -381,7 +375,7 @@ fn the_new_primary_proposes_waiting_requests_at_once_when_nothing_was_prepared()
             vc_timer(1, 1),
             bcast(Message::NewView(nv)),
             Action::CancelTimer { timer: Timer::ViewChange(1) },
-            bcast(Message::PrePrepare(PrePrepare::new(1, 1, vec![cmd("z")], &k[1]))),
+            proposal(PrePrepare::new(1, 1, vec![cmd("z")], &k[1])),
         ]
     );
 }

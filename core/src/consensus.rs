@@ -153,6 +153,9 @@ pub struct ConsensusStats {
     pub view_changes: u64,
     /// Snapshots installed through state transfer.
     pub snapshots_installed: u64,
+    /// Proposals whose commands this replica did not all hold, so it asked the leader for
+    /// them (a proposal naming commands by digest, sent before their bytes arrived here).
+    pub proposals_fetched: u64,
 }
 
 /// A consensus protocol replica, as a sans-IO state machine.

@@ -170,6 +170,13 @@ async fn one_process(
              transfer), summed over the replicas"
         ));
     }
+    let fetched: u64 = stats.values().map(|s| s.consensus.proposals_fetched).sum();
+    if fetched > 0 {
+        out.notes.push(format!(
+            "consensus: {fetched} proposals fetched whole by replicas that lacked some of \
+             their commands when the proposal named them by digest, summed over the replicas"
+        ));
+    }
     let messages: u64 = stats.values().map(|s| s.messages_in).sum();
     if messages > 0 {
         out.notes.push(format!(

@@ -29,6 +29,7 @@ pub fn pbft_config() -> PbftConfig {
         dedup_window: 1024,
         catch_up_batches: 32,
         status_interval_ticks: 10,
+        request_digests: true,
     }
 }
 

@@ -26,6 +26,7 @@ pub fn sim_config() -> PbftConfig {
         dedup_window: 256,
         catch_up_batches: 32,
         status_interval_ticks: 10,
+        request_digests: true,
     }
 }
 
@@ -137,6 +138,11 @@ pub fn bcast(msg: Message) -> Act {
 }
 
 /// `Action::Send { to, msg }`.
+/// The primary's broadcast of `pp`: by digest, as `sim_config()` has it.
+pub fn proposal(pp: PrePrepare) -> Act {
+    bcast(Message::PrePrepareDigests(pp.by_digest()))
+}
+
 pub fn send_to(to: ReplicaIndex, msg: Message) -> Act {
     Action::Send { to, msg }
 }

@@ -63,6 +63,7 @@ pub struct PbftParams {
     pub dedup_window: Option<u64>,
     pub catch_up_batches: Option<usize>,
     pub status_interval_ticks: Option<u64>,
+    pub request_digests: Option<bool>,
 }
 
 /// Overrides of HotStuff's defaults; durations in milliseconds.

@@ -280,6 +280,7 @@ pub fn apply_pbft(cfg: &mut PbftConfig, p: &PbftParams) {
     set!(cfg.dedup_window = p.dedup_window);
     set!(cfg.catch_up_batches = p.catch_up_batches);
     set!(cfg.status_interval_ticks = p.status_interval_ticks);
+    set!(cfg.request_digests = p.request_digests);
 }
 
 /// Apply the overrides of `[consensus.hotstuff]` (or an experiment's `[cluster.hotstuff]`).
