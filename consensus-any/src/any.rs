@@ -1,6 +1,7 @@
 //! [`AnyConsensus`]: a PBFT or a HotStuff replica behind one type.
 
 use chainspace_core::consensus::{Action, Actions, Consensus, ConsensusStats, ProtocolMessage};
+use chainspace_core::crypto::Digest;
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 use consensus_hotstuff::HotStuff;
@@ -212,6 +213,10 @@ impl Consensus for AnyConsensus {
         let mut s = inner!(&self.inner, |c| c.stats());
         s.invalid_messages += self.foreign;
         s
+    }
+
+    fn delivered_recently(&self, command: &Digest) -> bool {
+        inner!(&self.inner, |c| c.delivered_recently(command))
     }
 
     fn durable_version(&self) -> u64 {

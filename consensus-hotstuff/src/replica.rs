@@ -357,6 +357,10 @@ impl Consensus for HotStuff {
         self.stats
     }
 
+    fn delivered_recently(&self, command: &Digest) -> bool {
+        self.recent_set.contains_key(command)
+    }
+
     /// Both parts of the durable state only grow: their sum changes whenever either does.
     fn durable_version(&self) -> u64 {
         self.last_voted_round + self.locked.round

@@ -296,7 +296,6 @@ impl Pbft {
         let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
         for d in &delivered {
             self.remove_pending(d);
-            self.in_flight.remove(d);
         }
         self.last_executed = r.seq;
         self.next_seq = self.next_seq.max(r.seq + 1);

@@ -41,17 +41,17 @@ impl Pbft {
             let mut bytes = 0;
             while batch.len() < self.cfg.max_batch {
                 let Some((d, size)) = self.queue.front() else { break };
-                let live = !self.in_flight.contains(&d) && self.pending.contains_key(&d);
+                let live = self.pending.get(&d).is_some_and(|p| !p.in_flight);
                 // A command that would take the batch past its byte cap waits for the next
                 // one; a command larger than the cap goes alone.
                 if live && !batch.is_empty() && bytes + size > self.cfg.max_batch_bytes {
                     break;
                 }
                 self.queue.pop_front();
-                if live && let Some(p) = self.pending.get(&d) {
+                if live && let Some(p) = self.pending.get_mut(&d) {
                     batch.push(p.command.clone());
                     bytes += size;
-                    self.in_flight.insert(d);
+                    p.in_flight = true;
                 }
             }
             if batch.is_empty() {
@@ -210,7 +210,9 @@ impl Pbft {
         }
         let (view, seq, digest) = (pp.view, pp.seq, pp.digest);
         for c in &pp.batch {
-            self.in_flight.insert(c.digest());
+            if let Some(p) = self.pending.get_mut(&c.digest()) {
+                p.in_flight = true;
+            }
         }
         slot.pre_prepare = Some(pp);
         if !is_primary && self.may_send(view, seq, digest) {
@@ -365,7 +367,6 @@ impl Pbft {
         let mut digests = Vec::with_capacity(batch.len());
         for c in batch {
             let d = c.digest();
-            self.in_flight.remove(&d);
             self.remove_pending(&d);
             if self.recent_set.contains_key(&d) {
                 continue;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
-use chainspace_core::crypto::{Digest, DigestMap, DigestSet, Keypair};
+use chainspace_core::crypto::{Digest, DigestMap, Keypair};
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 
@@ -64,6 +64,10 @@ pub(crate) struct PendingRequest {
     pub order: u64,
     /// Whether it was forwarded to the primary in this view.
     pub forwarded: bool,
+    /// Whether a pre-prepare of this view holds it (not executed yet): the primary does
+    /// not propose it again. A flag here rather than a set of its own saves two hash-table
+    /// operations per command.
+    pub in_flight: bool,
 }
 
 /// The last stable checkpoint (the log's low-water mark).
@@ -110,12 +114,15 @@ pub struct Pbft {
     /// for the application's snapshot.
     pub(crate) snapshot_dedup: BTreeMap<u64, Vec<(u64, Vec<Digest>)>>,
     pub(crate) pending: DigestMap<PendingRequest>,
-    pub(crate) pending_order: BTreeMap<u64, Digest>,
+    /// `(order, digest)` of pending requests in arrival order. Entries are not removed
+    /// when their request is (that would cost a search per executed command): one is live
+    /// while `pending` holds its digest with the same order ([`Pbft::live_pending`]); stale
+    /// ones are dropped from the front at each tick, and all of them once they outnumber
+    /// the live ones.
+    pub(crate) pending_order: VecDeque<(u64, Digest)>,
     pub(crate) next_order: u64,
     /// The primary's queue of requests not yet in a pre-prepare of this view.
     pub(crate) queue: crate::queue::BatchQueue,
-    /// Requests in a pre-prepare of this view that is not executed yet.
-    pub(crate) in_flight: DigestSet,
     pub(crate) batch_timer_set: bool,
     pub(crate) batch_timer_fired: bool,
     /// Commands delivered in the last `dedup_window` sequence numbers.
@@ -214,10 +221,9 @@ impl Pbft {
             own_snapshots: BTreeMap::new(),
             snapshot_dedup: BTreeMap::new(),
             pending: DigestMap::default(),
-            pending_order: BTreeMap::new(),
+            pending_order: VecDeque::new(),
             next_order: 0,
             queue: Default::default(),
-            in_flight: DigestSet::default(),
             batch_timer_set: false,
             batch_timer_fired: false,
             recent: VecDeque::new(),
@@ -309,19 +315,34 @@ impl Pbft {
         let order = self.next_order;
         self.next_order += 1;
         let size = command.len();
-        self.pending
-            .insert(d, PendingRequest { command, since_tick: self.tick, order, forwarded: false });
-        self.pending_order.insert(order, d);
+        let request = PendingRequest {
+            command,
+            since_tick: self.tick,
+            order,
+            forwarded: false,
+            in_flight: false,
+        };
+        self.pending.insert(d, request);
+        if self.pending_order.len() >= 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.pending_order.retain(|(o, d)| pending.get(d).is_some_and(|p| p.order == *o));
+        }
+        self.pending_order.push_back((order, d));
         if self.is_primary() && !self.in_view_change {
             self.queue.push_back(d, size);
         }
     }
 
-    /// A request left the pending set (it was executed).
+    /// A request left the pending set (it was executed). Its `pending_order` entry goes
+    /// stale.
     pub(crate) fn remove_pending(&mut self, d: &Digest) {
-        if let Some(p) = self.pending.remove(d) {
-            self.pending_order.remove(&p.order);
-        }
+        self.pending.remove(d);
+    }
+
+    /// The pending requests in arrival order, skipping stale `pending_order` entries.
+    pub(crate) fn live_pending(&self) -> impl Iterator<Item = &PendingRequest> {
+        let pending = &self.pending;
+        self.pending_order.iter().filter_map(move |(o, d)| pending.get(d).filter(|p| p.order == *o))
     }
 
     /// The housekeeping tick: BFT-SMaRt's two-stage request timeout (forward to the
@@ -339,12 +360,12 @@ impl Pbft {
                 self.retransmit_view_change(out);
             }
         }
-        let oldest_age = self
-            .pending_order
-            .values()
-            .next()
-            .and_then(|d| self.pending.get(d))
-            .map(|p| self.tick - p.since_tick);
+        while let Some((o, d)) = self.pending_order.front()
+            && self.pending.get(d).is_none_or(|p| p.order != *o)
+        {
+            self.pending_order.pop_front();
+        }
+        let oldest_age = self.live_pending().next().map(|p| self.tick - p.since_tick);
         if let Some(age) = oldest_age {
             let patience = (2 * t) << self.stalled_views.min(6);
             if age >= patience && !self.in_view_change {
@@ -373,8 +394,8 @@ impl Pbft {
         let limit = self.tick.saturating_sub(self.cfg.request_timeout_ticks);
         let mut batch = Vec::new();
         let mut bytes = 0;
-        for d in self.pending_order.values() {
-            let Some(p) = self.pending.get_mut(d) else { continue };
+        for (o, d) in &self.pending_order {
+            let Some(p) = self.pending.get_mut(d).filter(|p| p.order == *o) else { continue };
             if p.since_tick > limit || p.forwarded {
                 continue;
             }
@@ -475,6 +496,10 @@ impl Consensus for Pbft {
 
     fn stats(&self) -> ConsensusStats {
         self.stats
+    }
+
+    fn delivered_recently(&self, command: &Digest) -> bool {
+        self.recent_set.contains_key(command)
     }
 
     fn durable_version(&self) -> u64 {

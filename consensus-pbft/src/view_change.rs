@@ -271,7 +271,9 @@ impl Pbft {
                 ..Slot::default()
             };
         }
-        self.in_flight.clear();
+        for p in self.pending.values_mut() {
+            p.in_flight = false;
+        }
         let max_s = derived.batches.last().map_or(derived.stable_seq, |(s, _)| *s);
         for pp in nv.pre_prepares.iter().cloned() {
             self.accept_pre_prepare(pp, out);
@@ -286,12 +288,13 @@ impl Pbft {
         }
         self.queue.clear();
         if self.is_primary() {
-            for d in self.pending_order.values() {
-                if let Some(p) = self.pending.get(d)
-                    && !self.in_flight.contains(d)
-                {
-                    self.queue.push_back(*d, p.command.len());
-                }
+            let waiting: Vec<(Digest, usize)> = self
+                .live_pending()
+                .filter(|p| !p.in_flight)
+                .map(|p| (p.command.digest(), p.command.len()))
+                .collect();
+            for (d, size) in waiting {
+                self.queue.push_back(d, size);
             }
         }
         let future = std::mem::take(&mut self.future);

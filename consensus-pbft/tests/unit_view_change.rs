@@ -25,7 +25,7 @@ use chainspace_core::crypto::Keypair;
 use chainspace_core::snapshot::Snapshot;
 use common::*;
 use consensus_pbft::message::{Checkpoint, NewView, PrePrepare, PreparedProof, Status, ViewChange};
-use consensus_pbft::{Message, Pbft, Timer};
+use consensus_pbft::{Message, Pbft, PbftConfig, Timer};
 
 const N: usize = 4;
 
@@ -129,6 +129,39 @@ fn the_view_change_reports_the_stable_checkpoint_and_the_prepared_certificates()
         vec![tick_timer(), bcast(vc_msg(&expected)), status(0, 0)]
     );
     assert_eq!(r.view(), 1);
+}
+
+/// Executed requests leave the arrival order too: the oldest waiting request is the
+/// oldest one not executed, and an executed one is never forwarded, even after far more
+/// requests came and went than the order keeps stale entries for.
+#[test]
+fn executed_requests_neither_age_nor_get_forwarded() {
+    // A window wide enough for every batch below without checkpoints.
+    let cfg = PbftConfig { window: 1024, checkpoint_interval: 512, ..sim_config() };
+    let (mut r, k) = (replica(&cfg, N, 2), test_keys(N));
+    let t = cfg.request_timeout_ticks;
+    let max = cfg.max_batch;
+    let many = 3 * 1024;
+    let mut seq = 0;
+    for chunk in cmds("old", many).chunks(max) {
+        for c in chunk {
+            submit(&mut r, c.clone());
+        }
+        seq += 1;
+        decide(&mut r, &k, 0, seq, chunk.to_vec());
+    }
+    assert_eq!(r.last_delivered(), seq);
+    assert_eq!(r.pending_len(), 0);
+    submit(&mut r, cmd("late"));
+    for _ in 1..t {
+        fire(&mut r, Timer::Tick);
+    }
+    let acts = fire(&mut r, Timer::Tick);
+    let forwarded: Vec<&Act> = acts
+        .iter()
+        .filter(|a| matches!(a, Action::Send { msg: Message::Request(_), .. }))
+        .collect();
+    assert_eq!(forwarded, vec![&send_to(0, Message::Request(vec![cmd("late")]))]);
 }
 
 #[test]

@@ -17,6 +17,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::time::Duration;
 
+use crate::crypto::Digest;
 use crate::snapshot::Snapshot;
 use crate::types::{Command, ReplicaIndex};
 
@@ -200,6 +201,17 @@ pub trait Consensus {
 
     /// The protocol's counters.
     fn stats(&self) -> ConsensusStats;
+
+    /// Whether the command with digest `command` was delivered within the protocol's
+    /// deduplication window, so that proposing it again has no effect. The replica asks
+    /// this when a client's command arrives after it was ordered (a client sends to every
+    /// replica, and a slow one may get it late), to report it ordered at once, rather than
+    /// keeping a record of its own of every command delivered. A protocol that keeps no
+    /// such window leaves the default: the command is proposed again.
+    fn delivered_recently(&self, command: &Digest) -> bool {
+        let _ = command;
+        false
+    }
 
     /// Changes (to any other value) whenever the state returned by
     /// [`Consensus::durable_state`] changes. The driver persists that state before it

@@ -19,7 +19,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sbac::SbacCommand;
 use crate::transaction::TxId;
 use crate::types::{Command, ShardId};
 
@@ -34,6 +33,9 @@ pub struct OrderRequest {
     pub payload: Vec<u8>,
 }
 
+/// The index of `Order` among [`SbacCommand`](crate::sbac::SbacCommand)'s variants.
+const ORDER_VARIANT: u32 = 3;
+
 impl OrderRequest {
     /// The command's identity, under which it is reported ordered: the digest of the
     /// bytes consensus orders for it, which replicas compute anyway (so they hash each
@@ -42,15 +44,21 @@ impl OrderRequest {
         TxId(self.command().digest())
     }
 
-    /// The bytes consensus orders for it.
+    /// The bytes consensus orders for it: the encoding of `SbacCommand::Order(self)`,
+    /// written from a borrow (postcard writes an enum as its variant's index, a varint,
+    /// then the fields), which spares copying the payload into an owned command first.
     pub fn command(&self) -> Command {
-        Command::new(SbacCommand::Order(self.clone()).encode())
+        let mut bytes = Vec::with_capacity(self.payload.len() + 16);
+        bytes = postcard::to_extend(&(ORDER_VARIANT, self), bytes)
+            .expect("encoding to a Vec cannot fail");
+        Command::new(bytes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sbac::SbacCommand;
 
     #[test]
     fn ids_depend_on_shard_and_bytes_and_the_wire_form_round_trips() {
@@ -60,6 +68,10 @@ mod tests {
         assert_ne!(a.id(), b.id());
         assert_ne!(a.id(), c.id());
         assert_eq!(a.id(), a.clone().id());
+        for r in [&a, &b, &c] {
+            let owned = SbacCommand::Order(r.clone()).encode();
+            assert_eq!(r.command().as_bytes(), &owned[..], "the borrowed encoding is the enum's");
+        }
         let bytes = postcard::to_allocvec(&a).expect("encodes");
         assert!(bytes.len() < 512 + 8, "one byte per byte on the wire: {}", bytes.len());
         assert_eq!(postcard::from_bytes::<OrderRequest>(&bytes).expect("decodes"), a);

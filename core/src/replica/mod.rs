@@ -267,9 +267,6 @@ pub struct Replica<C: Consensus> {
     verdicts: DigestMap<CheckVerdict>,
     checking: HashSet<Digest>,
     submitters: HashMap<TxId, Vec<u64>, DigestBuildHasher>,
-    /// Commands of the consensus-only workload ordered lately, oldest first (answers a
-    /// client whose command reached this replica after it was ordered).
-    recently_ordered: order::Recent,
     /// Reports of ordered commands not yet sent, by client (sent together, one message
     /// per client, once the current event is handled).
     ordered_reports: BTreeMap<u64, Vec<OutcomeReport>>,
@@ -350,7 +347,6 @@ impl<C: Consensus> Replica<C> {
             verdicts: DigestMap::default(),
             checking: HashSet::new(),
             submitters: HashMap::default(),
-            recently_ordered: order::Recent::default(),
             ordered_reports: BTreeMap::new(),
             ballots: HashMap::new(),
             stats: ReplicaStats::default(),

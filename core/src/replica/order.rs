@@ -5,35 +5,6 @@
 use super::*;
 use crate::sbac::{Outcome, OutcomeReport};
 
-/// How many ordered command IDs a replica remembers, to answer a client whose command
-/// arrived after it was ordered (sent to every replica, it may reach a slow one late).
-const RECENT: usize = 1 << 16;
-
-/// Command IDs ordered lately, oldest first, bounded by [`RECENT`]. IDs are digests:
-/// hashed as they are ([`DigestBuildHasher`]), not through SipHash again.
-#[derive(Default)]
-pub(super) struct Recent {
-    order: VecDeque<TxId>,
-    set: HashSet<TxId, DigestBuildHasher>,
-}
-
-impl Recent {
-    fn insert(&mut self, id: TxId) {
-        if self.set.insert(id) {
-            self.order.push_back(id);
-            if self.order.len() > RECENT
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-
-    fn contains(&self, id: &TxId) -> bool {
-        self.set.contains(id)
-    }
-}
-
 impl<C: Consensus> Replica<C> {
     /// Client `client` asks for `request` to be ordered.
     pub(super) fn on_order(&mut self, client: u64, request: OrderRequest, out: &mut ReplicaOut<C>) {
@@ -43,7 +14,7 @@ impl<C: Consensus> Replica<C> {
         }
         let command = request.command();
         let id = TxId(command.digest());
-        if self.recently_ordered.contains(&id) {
+        if self.consensus.delivered_recently(&id.0) {
             let report = self.ordered_report(id);
             self.ordered_reports.entry(client).or_default().push(report);
             return;
@@ -60,7 +31,6 @@ impl<C: Consensus> Replica<C> {
 
     /// Command `id` was delivered: report it to the clients that sent it here.
     pub(super) fn ordered(&mut self, id: TxId) {
-        self.recently_ordered.insert(id);
         let clients = self.submitters.remove(&id).unwrap_or_default();
         for c in clients {
             let report = self.ordered_report(id);
