@@ -328,20 +328,21 @@ impl HotStuff {
             .collect();
         let mut batch = Vec::new();
         let mut bytes = 0;
-        for d in self.pending_order.values() {
+        // A pending command was not delivered within the dedup window (`add_request`
+        // refuses those, and delivery removes it from `pending`): only the branch can
+        // hold it already, and the branch's set is small enough to stay in cache.
+        for c in self.pending_order.values() {
             if batch.len() >= self.cfg.max_batch {
                 return (batch, true);
             }
-            if in_branch.contains(d) || self.recent_set.contains_key(d) {
+            if in_branch.contains(&c.digest()) {
                 continue;
             }
-            if let Some((_, c)) = self.pending.get(d) {
-                if !batch.is_empty() && bytes + c.len() > self.cfg.max_batch_bytes {
-                    return (batch, true);
-                }
-                bytes += c.len();
-                batch.push(c.clone());
+            if !batch.is_empty() && bytes + c.len() > self.cfg.max_batch_bytes {
+                return (batch, true);
             }
+            bytes += c.len();
+            batch.push(c.clone());
         }
         let full = batch.len() >= self.cfg.max_batch || bytes >= self.cfg.max_batch_bytes;
         (batch, full)

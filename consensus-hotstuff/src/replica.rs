@@ -106,8 +106,11 @@ pub struct HotStuff {
     pub(crate) wanted: DigestMap<(u64, ReplicaIndex)>,
     pub(crate) fetch_timer_set: bool,
     pub(crate) fetch_attempt: u32,
-    pub(crate) pending: DigestMap<(u64, Command)>,
-    pub(crate) pending_order: BTreeMap<u64, Digest>,
+    /// Pending commands' arrival numbers, by digest.
+    pub(crate) pending: DigestMap<u64>,
+    /// Pending commands by arrival number: what a leader's batch is cut from, in order,
+    /// without a look-up in `pending` per command.
+    pub(crate) pending_order: BTreeMap<u64, Command>,
     pub(crate) next_order: u64,
     pub(crate) batch_timer_round: u64,
     pub(crate) batch_fired_round: u64,
@@ -272,12 +275,12 @@ impl HotStuff {
         }
         let order = self.next_order;
         self.next_order += 1;
-        self.pending.insert(d, (order, command));
-        self.pending_order.insert(order, d);
+        self.pending.insert(d, order);
+        self.pending_order.insert(order, command);
     }
 
     pub(crate) fn remove_pending(&mut self, d: &Digest) {
-        if let Some((order, _)) = self.pending.remove(d) {
+        if let Some(order) = self.pending.remove(d) {
             self.pending_order.remove(&order);
         }
     }
