@@ -6,10 +6,13 @@
 //! a lost message, a crashed replica or a view change only delays the outcome; re-sending
 //! is harmless because replicas order a submission once and repeat what they decided.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
+use smallvec::{SmallVec, smallvec};
+
 use crate::committee::Committee;
+use crate::crypto::DigestBuildHasher;
 use crate::order::OrderRequest;
 use crate::sbac::messages::{Outcome, OutcomeReport, Submission};
 use crate::shard::involved_shards;
@@ -86,16 +89,54 @@ impl Sent {
 
 struct Pending {
     sent: Sent,
-    involved: Vec<ShardId>,
-    reports: HashMap<(ShardId, Outcome), BTreeSet<u32>>,
+    involved: SmallVec<[ShardId; 2]>,
+    /// Who reported what: `(shard, outcome)` and the indices of the replicas of that
+    /// shard that reported it. A handful of entries, scanned rather than hashed, and
+    /// kept inline: a command of the consensus-only workload costs no allocation here.
+    reports: SmallVec<[Reported; 2]>,
     sends: u32,
+}
+
+/// Replicas of `shard` that reported `outcome`.
+struct Reported {
+    shard: ShardId,
+    outcome: Outcome,
+    voters: SmallVec<[u32; 4]>,
+}
+
+impl Pending {
+    /// Record that replica `index` of `shard` reported `outcome`; returns how many
+    /// distinct replicas of that shard reported it.
+    fn record(&mut self, shard: ShardId, outcome: &Outcome, index: u32) -> usize {
+        let i = match self.reports.iter().position(|r| r.shard == shard && r.outcome == *outcome) {
+            Some(i) => i,
+            None => {
+                let outcome = outcome.clone();
+                self.reports.push(Reported { shard, outcome, voters: SmallVec::new() });
+                self.reports.len() - 1
+            }
+        };
+        let voters = &mut self.reports[i].voters;
+        if !voters.contains(&index) {
+            voters.push(index);
+        }
+        voters.len()
+    }
+
+    /// How many distinct replicas of `shard` reported `outcome`.
+    fn count(&self, shard: ShardId, outcome: &Outcome) -> usize {
+        self.reports
+            .iter()
+            .find(|r| r.shard == shard && r.outcome == *outcome)
+            .map_or(0, |r| r.voters.len())
+    }
 }
 
 /// A client of the platform.
 pub struct Submitter {
     committee: Committee,
     retry_after: Duration,
-    pending: BTreeMap<TxId, Pending>,
+    pending: HashMap<TxId, Pending, DigestBuildHasher>,
     finished: Vec<Finished>,
 }
 
@@ -103,7 +144,7 @@ impl Submitter {
     /// A submitter that re-sends after `retry_after` without an outcome (doubling each
     /// time, up to 16 times the first wait).
     pub fn new(committee: Committee, retry_after: Duration) -> Self {
-        Submitter { committee, retry_after, pending: BTreeMap::new(), finished: Vec::new() }
+        Submitter { committee, retry_after, pending: HashMap::default(), finished: Vec::new() }
     }
 
     /// Submit `request` as attempt `instance` (1 for the first try).
@@ -115,9 +156,9 @@ impl Submitter {
     ) -> TxId {
         let n = self.committee.num_shards();
         let tx = request.transaction.digest();
-        let involved = involved_shards(&request.transaction, n);
+        let involved = involved_shards(&request.transaction, n).into_iter().collect();
         let sent = Sent::Submission(Submission { request, instance });
-        let p = Pending { sent, involved, reports: HashMap::new(), sends: 0 };
+        let p = Pending { sent, involved, reports: SmallVec::new(), sends: 0 };
         self.pending.insert(tx, p);
         self.send(tx, out);
         tx
@@ -128,8 +169,9 @@ impl Submitter {
     /// commit outcome, once `f + 1` of them report it ordered. Returns its ID.
     pub fn order(&mut self, request: OrderRequest, out: &mut Vec<ClientAction>) -> TxId {
         let id = request.id();
-        let involved = vec![request.shard];
-        let p = Pending { sent: Sent::Order(request), involved, reports: HashMap::new(), sends: 0 };
+        let involved = smallvec![request.shard];
+        let p =
+            Pending { sent: Sent::Order(request), involved, reports: SmallVec::new(), sends: 0 };
         self.pending.insert(id, p);
         self.send(id, out);
         id
@@ -170,14 +212,13 @@ impl Submitter {
             return;
         }
         let Some(weak) = self.committee.shard(from.shard).map(|s| s.weak_quorum()) else { return };
-        let voters = p.reports.entry((from.shard, report.outcome.clone())).or_default();
-        voters.insert(from.index);
+        let voters = p.record(from.shard, &report.outcome, from.index);
         let decided = match report.outcome {
             Outcome::Commit => p.involved.iter().all(|s| {
                 let need = self.committee.shard(*s).map_or(usize::MAX, |c| c.weak_quorum());
-                p.reports.get(&(*s, Outcome::Commit)).is_some_and(|v| v.len() >= need)
+                p.count(*s, &Outcome::Commit) >= need
             }),
-            _ => voters.len() >= weak,
+            _ => voters >= weak,
         };
         if decided {
             let p = self.pending.remove(&report.tx).expect("present");

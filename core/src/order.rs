@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sbac::messages::ORDER_VARIANT;
 use crate::transaction::TxId;
 use crate::types::{Command, ShardId};
 
@@ -32,9 +33,6 @@ pub struct OrderRequest {
     #[serde(with = "crate::types::serde_bytes_vec")]
     pub payload: Vec<u8>,
 }
-
-/// The index of `Order` among [`SbacCommand`](crate::sbac::SbacCommand)'s variants.
-const ORDER_VARIANT: u32 = 3;
 
 impl OrderRequest {
     /// The command's identity, under which it is reported ordered: the digest of the
@@ -71,6 +69,12 @@ mod tests {
         for r in [&a, &b, &c] {
             let owned = SbacCommand::Order(r.clone()).encode();
             assert_eq!(r.command().as_bytes(), &owned[..], "the borrowed encoding is the enum's");
+            assert!(SbacCommand::is_order(&owned));
+            // Cut short, or with bytes of another variant: not an order.
+            assert!(!SbacCommand::is_order(&owned[..owned.len() - 1]));
+            let mut other = owned.clone();
+            other[0] = 0;
+            assert!(!SbacCommand::is_order(&other));
         }
         let bytes = postcard::to_allocvec(&a).expect("encodes");
         assert!(bytes.len() < 512 + 8, "one byte per byte on the wire: {}", bytes.len());

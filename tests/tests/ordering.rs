@@ -60,7 +60,10 @@ fn the_primary_proposes_a_command_it_is_sent() {
         .iter()
         .filter_map(|a| match a {
             ReplicaAction::Broadcast { to, msg: ReplicaMessage::Consensus(m) } => {
-                assert_eq!(chainspace_core::consensus::ProtocolMessage::kind(m), "PrePrepare");
+                assert_eq!(
+                    chainspace_core::consensus::ProtocolMessage::kind(m),
+                    "PrePrepareDigests"
+                );
                 Some(to.clone())
             }
             _ => None,

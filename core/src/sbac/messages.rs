@@ -44,11 +44,28 @@ pub enum SbacCommand {
     Order(crate::order::OrderRequest),
 }
 
+/// The index of [`SbacCommand::Order`] among the variants, as postcard writes it.
+pub(crate) const ORDER_VARIANT: u32 = 3;
+
 impl SbacCommand {
     /// The bytes consensus orders. Deterministic, so that replicas proposing the same
     /// command propose the same bytes and consensus orders it once.
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("encoding to a Vec cannot fail")
+    }
+
+    /// Whether `bytes` decode as [`SbacCommand::Order`], checked without copying the
+    /// payload out: exactly when [`SbacCommand::decode`] would give an `Order`.
+    pub fn is_order(bytes: &[u8]) -> bool {
+        /// `Order`'s fields, borrowed (postcard writes an enum as its variant's index, a
+        /// varint, then the fields).
+        #[derive(Deserialize)]
+        struct OrderRef<'a> {
+            _shard: crate::types::ShardId,
+            #[serde(borrow)]
+            _payload: &'a [u8],
+        }
+        matches!(postcard::from_bytes::<(u32, OrderRef)>(bytes), Ok((ORDER_VARIANT, _)))
     }
 
     /// Decode ordered bytes; a command that does not decode is ignored by every replica

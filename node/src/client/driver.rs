@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
 use chainspace_core::committee::Committee;
+use chainspace_core::crypto::DigestBuildHasher;
 use chainspace_core::order::OrderRequest;
 use chainspace_core::replica::{Addr, AnswerBody, MAX_ORDERS, Query, ReplicaMessage, Subject};
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
 use chainspace_core::types::{ReplicaId, ShardId};
+use smallvec::SmallVec;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -73,7 +75,7 @@ pub(super) fn spawn<T: Transport + ?Sized + 'static>(
         retry_after: config.retry_after,
         transport,
         timers: TimerQueue::new(),
-        waiters: HashMap::new(),
+        waiters: HashMap::default(),
         reads: Reads::default(),
         stats,
     };
@@ -87,8 +89,8 @@ struct Driver<T: ?Sized> {
     retry_after: Duration,
     transport: Arc<T>,
     timers: TimerQueue<DriverTimer>,
-    /// Who waits for each transaction's outcome.
-    waiters: HashMap<TxId, Vec<oneshot::Sender<Finished>>>,
+    /// Who waits for each transaction's outcome: almost always one caller, kept inline.
+    waiters: HashMap<TxId, SmallVec<[oneshot::Sender<Finished>; 1]>, DigestBuildHasher>,
     reads: Reads,
     stats: Arc<Mutex<ClientStats>>,
 }
@@ -159,27 +161,39 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
     /// Take `command` (what it sends goes to `out`); returns how many requests it held.
     async fn take(&mut self, command: Command, out: &mut Vec<ClientAction>) -> usize {
         match command {
-            Command::Submit(s) => {
-                let tx = self.submitter.submit(s.request, s.instance, out);
-                self.waiters.entry(tx).or_default().push(s.reply);
-                self.bump(|st| st.submitted += 1);
-            }
-            Command::Order(request, reply) => {
-                let id = self.submitter.order(request, out);
-                self.waiters.entry(id).or_default().push(reply);
-                self.bump(|st| st.submitted += 1);
-            }
             Command::Read(r) => self.on_read(r).await,
             Command::Many(list) => {
                 let n = list.len();
                 for command in list {
-                    // One level: the client's handles never nest `Many`.
-                    Box::pin(self.take(command, out)).await;
+                    // Requests are taken in place; only a read awaits, and the client's
+                    // handles never nest `Many` (boxed if one did: a recursive future).
+                    match self.take_request(command, out) {
+                        None => {}
+                        Some(Command::Read(r)) => self.on_read(r).await,
+                        Some(other) => {
+                            Box::pin(self.take(other, out)).await;
+                        }
+                    }
                 }
                 return n;
             }
+            request => {
+                self.take_request(request, out);
+            }
         }
         1
+    }
+
+    /// Take a submission or an order; anything else is handed back.
+    fn take_request(&mut self, command: Command, out: &mut Vec<ClientAction>) -> Option<Command> {
+        let (tx, reply) = match command {
+            Command::Submit(s) => (self.submitter.submit(s.request, s.instance, out), s.reply),
+            Command::Order(request, reply) => (self.submitter.order(request, out), reply),
+            other => return Some(other),
+        };
+        self.waiters.entry(tx).or_default().push(reply);
+        self.bump(|st| st.submitted += 1);
+        None
     }
 
     async fn on_read(&mut self, r: Read) {
