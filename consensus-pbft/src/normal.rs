@@ -164,13 +164,17 @@ impl Pbft {
             return;
         }
         // Ask only for what would be accepted: not for a past view, a sequence number out
-        // of the window, or one already pre-prepared here in this view.
+        // of the window (`in_window` counts it), or one already pre-prepared here in this
+        // view.
+        if m.view < self.view {
+            self.ignore();
+            return;
+        }
+        if !self.in_window(m.seq) {
+            return;
+        }
         let held = self.slots.get(&m.seq).and_then(|s| s.pre_prepare.as_ref());
-        if m.view < self.view
-            || m.seq <= self.stable.seq
-            || m.seq > self.stable.seq + self.cfg.window
-            || held.is_some_and(|pp| pp.view == m.view)
-        {
+        if held.is_some_and(|pp| pp.view == m.view) {
             self.ignore();
             return;
         }

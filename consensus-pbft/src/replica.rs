@@ -183,6 +183,15 @@ pub(crate) struct Served {
 /// Replicas that vouched for one decided batch during catch-up, and the batch.
 pub(crate) type DecidedVotes = (Vec<ReplicaIndex>, Vec<Command>);
 
+/// The request of the `pending_order` entry `(order, digest)`, if the entry is live:
+/// `pending` still holds that digest, under the same arrival number.
+fn live<'a>(
+    pending: &'a DigestMap<PendingRequest>,
+    (order, d): &(u64, Digest),
+) -> Option<&'a PendingRequest> {
+    pending.get(d).filter(|p| p.order == *order)
+}
+
 /// Most messages of future views kept until the view is entered.
 pub(crate) const MAX_FUTURE: usize = 8192;
 /// Most bytes of commands in the pre-prepares of future views kept, in full batches: a
@@ -325,7 +334,7 @@ impl Pbft {
         self.pending.insert(d, request);
         if self.pending_order.len() >= 2 * self.pending.len() + 1024 {
             let pending = &self.pending;
-            self.pending_order.retain(|(o, d)| pending.get(d).is_some_and(|p| p.order == *o));
+            self.pending_order.retain(|e| live(pending, e).is_some());
         }
         self.pending_order.push_back((order, d));
         if self.is_primary() && !self.in_view_change {
@@ -342,7 +351,7 @@ impl Pbft {
     /// The pending requests in arrival order, skipping stale `pending_order` entries.
     pub(crate) fn live_pending(&self) -> impl Iterator<Item = &PendingRequest> {
         let pending = &self.pending;
-        self.pending_order.iter().filter_map(move |(o, d)| pending.get(d).filter(|p| p.order == *o))
+        self.pending_order.iter().filter_map(move |e| live(pending, e))
     }
 
     /// The housekeeping tick: BFT-SMaRt's two-stage request timeout (forward to the
@@ -360,8 +369,8 @@ impl Pbft {
                 self.retransmit_view_change(out);
             }
         }
-        while let Some((o, d)) = self.pending_order.front()
-            && self.pending.get(d).is_none_or(|p| p.order != *o)
+        while let Some(e) = self.pending_order.front()
+            && live(&self.pending, e).is_none()
         {
             self.pending_order.pop_front();
         }
