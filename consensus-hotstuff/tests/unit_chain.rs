@@ -32,6 +32,14 @@ fn a_three_chain_of_consecutive_rounds_commits_its_head() {
     assert_eq!(deliveries(&acts), vec![(1, b1.payload.clone())]);
     assert_eq!(r.committed_height(), 1);
     assert_eq!(r.round(), 4, "the certificate for round 3 moves the replica to round 4");
+    // What was delivered is known as such (the replica answers late submissions from it);
+    // what is only proposed is not.
+    for c in &b1.payload {
+        assert!(r.delivered_recently(&c.digest()));
+    }
+    for c in &b3.payload {
+        assert!(!r.delivered_recently(&c.digest()));
+    }
 }
 
 /// A gap in the rounds (round 3 timed out) breaks the three-chain: `b1 <- b2 <- b4 <- b5`

@@ -312,6 +312,22 @@ fn a_delivered_batch_leaves_out_recently_delivered_commands() {
     assert_eq!(acts, backup_decides(&k, 1, 0, 2, vec![cmd("a"), cmd("b")], vec![cmd("b")]));
 }
 
+/// What was delivered within the dedup window is reported as delivered lately (the
+/// replica answers late submissions from it), and forgotten once the window passes.
+#[test]
+fn commands_delivered_within_the_dedup_window_are_known_as_delivered() {
+    let cfg = PbftConfig { dedup_window: 2, ..sim_config() };
+    let (mut r, k) = (replica(&cfg, N, 1), test_keys(N));
+    decide(&mut r, &k, 0, 1, vec![cmd("a")]);
+    assert!(r.delivered_recently(&cmd("a").digest()));
+    assert!(!r.delivered_recently(&cmd("b").digest()));
+    decide(&mut r, &k, 0, 2, vec![cmd("b")]);
+    assert!(r.delivered_recently(&cmd("a").digest()) && r.delivered_recently(&cmd("b").digest()));
+    decide(&mut r, &k, 0, 3, vec![cmd("c")]);
+    assert!(!r.delivered_recently(&cmd("a").digest()), "sequence 1 is out of the window");
+    assert!(r.delivered_recently(&cmd("b").digest()));
+}
+
 #[test]
 fn a_command_repeated_within_a_batch_is_delivered_once() {
     let (mut r, k) = setup(1);
