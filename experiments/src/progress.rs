@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Progress of one run.
+/// Progress of one run. Clones draw the same bar.
+#[derive(Clone)]
 pub struct Progress {
     bar: ProgressBar,
 }
