@@ -23,12 +23,9 @@ pub enum Read {
     Truncated,
 }
 
-/// Append `message` as one frame (length, then bytes) to `buf`, so that several frames
-/// go to the stream in one write.
-pub fn append(buf: &mut Vec<u8>, message: &[u8]) {
-    let len = u32::try_from(message.len()).unwrap_or(u32::MAX);
-    buf.extend_from_slice(&len.to_be_bytes());
-    buf.extend_from_slice(message);
+/// The 4-byte length that starts `message`'s frame.
+pub fn length(message: &[u8]) -> [u8; 4] {
+    u32::try_from(message.len()).unwrap_or(u32::MAX).to_be_bytes()
 }
 
 /// Read one frame of at most `max` bytes.

@@ -93,19 +93,52 @@ async fn read_stream(mut stream: RecvStream, from: Addr, cx: Arc<Context>) {
 /// than this goes alone).
 pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
+/// Frames ready to write: each frame's 4-byte length and its message, as chunks handed to
+/// quinn as they are (the lengths are slices of one buffer), so no message is copied on
+/// its way to the stream (copying them into one buffer was 2.6% of a consensus-only
+/// run's CPU). Cloning it counts references.
+pub(crate) type Frames = Vec<Bytes>;
+
 /// Why [`pump`] returned.
 pub(crate) enum Pumped {
     /// The endpoint shut down or the queue's senders are gone: stop for good.
     Done,
     /// The connection failed; these frames (if any) were being written and may be
     /// retried.
-    Lost(Option<Vec<u8>>),
+    Lost(Option<Frames>),
     /// `abandon` resolved: the caller gives up on the connection, which still looks up;
     /// these frames (if any) were being written and may be retried on another.
-    Abandoned(Option<Vec<u8>>),
+    Abandoned(Option<Frames>),
 }
 
-/// Write the messages of `queue` (after `carry`, frames already encoded, if any) on `conn`,
+/// `first` and the messages waiting behind it in `queue` (up to [`BATCH_BYTES`] in all),
+/// as frames.
+fn frames(first: Vec<u8>, queue: &mut queue::Receiver<Vec<u8>>) -> Frames {
+    let mut total = first.len();
+    let mut messages = vec![first];
+    while total < BATCH_BYTES {
+        match queue.try_recv() {
+            Some(m) => {
+                total += m.len();
+                messages.push(m);
+            }
+            None => break,
+        }
+    }
+    let mut lengths = Vec::with_capacity(4 * messages.len());
+    for m in &messages {
+        lengths.extend_from_slice(&frame::length(m));
+    }
+    let lengths = Bytes::from(lengths);
+    let mut out = Vec::with_capacity(2 * messages.len());
+    for (i, m) in messages.into_iter().enumerate() {
+        out.push(lengths.slice(4 * i..4 * i + 4));
+        out.push(Bytes::from(m));
+    }
+    out
+}
+
+/// Write the messages of `queue` (after `carry`, frames already made, if any) on `conn`,
 /// one frame each, on a stream opened when first needed and reopened if the peer stops it
 /// (after an oversized frame, say). Returns when the connection fails, when `abandon`
 /// resolves (the peer is known to have restarted, say), or when there is nothing more to
@@ -118,7 +151,7 @@ pub(crate) enum Pumped {
 pub(crate) async fn pump(
     conn: &Connection,
     queue: &mut queue::Receiver<Vec<u8>>,
-    mut carry: Option<Vec<u8>>,
+    mut carry: Option<Frames>,
     cx: &Context,
     abandon: impl Future<Output = ()>,
 ) -> Pumped {
@@ -128,57 +161,76 @@ pub(crate) async fn pump(
     let mut mtu = MtuSampler::default();
     loop {
         mtu.sample(conn, &cx.counters);
-        let mut message = match carry.take() {
-            Some(m) => m,
+        let batch = match carry.take() {
+            Some(b) => b,
             None => tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Pumped::Done,
                 () = abandon.as_mut() => return Pumped::Abandoned(None),
                 m = queue.recv() => match m {
-                    Some(m) => {
-                        let mut framed = Vec::with_capacity(m.len() + 4);
-                        frame::append(&mut framed, &m);
-                        framed
-                    }
+                    Some(m) => frames(m, queue),
                     None => return Pumped::Done,
                 },
                 _ = conn.closed() => return Pumped::Lost(None),
             },
         };
-        while message.len() < BATCH_BYTES {
-            match queue.try_recv() {
-                Some(m) => frame::append(&mut message, &m),
-                None => break,
-            }
-        }
         let s = match stream.as_mut() {
             Some(s) => s,
             None => {
                 let opened = tokio::select! {
                     _ = shutdown.wait() => return Pumped::Done,
-                    () = abandon.as_mut() => return Pumped::Abandoned(Some(message)),
+                    () = abandon.as_mut() => return Pumped::Abandoned(Some(batch)),
                     s = conn.open_uni() => s,
                 };
                 match opened {
                     Ok(s) => stream.insert(s),
-                    Err(_) => return Pumped::Lost(Some(message)),
+                    Err(_) => return Pumped::Lost(Some(batch)),
                 }
             }
         };
-        // Handed to quinn as it is (`write_all` would copy every byte into its buffer);
-        // a clone is kept (a reference count) to retry it elsewhere if this write fails.
-        let chunk = Bytes::from(message);
+        // quinn empties the chunks it writes; `batch` keeps them to retry elsewhere if
+        // this write fails.
+        let mut chunks = batch.clone();
         let written = tokio::select! {
             _ = shutdown.wait() => return Pumped::Done,
-            () = abandon.as_mut() => return Pumped::Abandoned(Some(chunk.into())),
-            w = s.write_chunk(chunk.clone()) => w,
+            () = abandon.as_mut() => return Pumped::Abandoned(Some(batch)),
+            w = s.write_all_chunks(&mut chunks) => w,
         };
         if let Err(e) = written {
             stream = None;
             if conn.close_reason().is_some() {
-                return Pumped::Lost(Some(chunk.into()));
+                return Pumped::Lost(Some(batch));
             }
             tracing::debug!(%e, "stream failed; the next message opens a new one");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frames' bytes, as the stream carries them.
+    fn wire(frames: &Frames) -> Vec<u8> {
+        frames.iter().flat_map(|b| b.iter().copied()).collect()
+    }
+
+    #[test]
+    fn queued_messages_join_the_first_as_frames_up_to_the_batch_bound() {
+        let (tx, mut rx) = queue::bounded(16, 1 << 20);
+        for m in [vec![2u8; 3], vec![], vec![3u8; BATCH_BYTES], vec![4u8; 5]] {
+            let size = m.len();
+            assert!(tx.try_send(m, size));
+        }
+        let batch = frames(vec![1u8; 2], &mut rx);
+        let mut expected = Vec::new();
+        for m in [&[1u8; 2][..], &[2u8; 3], &[], &[3u8; BATCH_BYTES]] {
+            expected.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            expected.extend_from_slice(m);
+        }
+        assert_eq!(batch.len(), 8, "a length and a message per frame");
+        assert_eq!(wire(&batch), expected, "the bound is reached: the last message waits");
+        let rest = frames(rx.try_recv().expect("still queued"), &mut rx);
+        assert_eq!(wire(&rest), [&5u32.to_be_bytes()[..], &[4u8; 5]].concat());
     }
 }
