@@ -20,7 +20,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Load, Workload, WorkloadKind};
-use crate::record::Record;
+use crate::record::{Record, Records};
 use crate::workload::{Generator, Planned};
 
 /// A transaction (or command) to submit now.
@@ -116,7 +116,7 @@ pub struct Controller {
     stopped_at: Option<Duration>,
     committed: u64,
     /// Every measured transaction, in the order sent.
-    pub records: Vec<Record>,
+    pub records: Records,
     /// Refills sent (setup included), and how many committed.
     pub refills: (u64, u64),
     /// Refills sent once the run proper began (warm-up and measured window): they
@@ -159,7 +159,7 @@ impl Controller {
             measured: 0,
             stopped_at: None,
             committed: 0,
-            records: Vec::new(),
+            records: Records::default(),
             refills: (0, 0),
             refills_in_run: 0,
             running: false,

@@ -355,7 +355,7 @@ pub async fn drive<C: Cluster>(
     let ran = t0.elapsed();
     Ok((
         RunOutput {
-            records: std::mem::take(&mut c.records),
+            records: c.records.take(),
             window: c.window(),
             refills: c.refills,
             refills_in_run: c.refills_in_run,

@@ -13,6 +13,74 @@ use hdrhistogram::Histogram;
 
 use crate::summary::{Latency, Second};
 
+/// Records kept during a run: a list of fixed-size chunks, so that keeping a record never
+/// moves the ones before it. A `Vec` doubling as a run went on copied every record so
+/// far each time and touched twice the memory, fresh pages the kernel had to clear: 4%
+/// of a consensus-only run's CPU at 100,000 records a second, in bursts.
+#[derive(Debug)]
+pub struct Records<T = Record> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+/// Records per chunk.
+const CHUNK: usize = 1 << 14;
+
+impl<T> Default for Records<T> {
+    fn default() -> Self {
+        Records { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Records<T> {
+    /// Keep `r`; it is number `len()` before the call.
+    pub fn push(&mut self, r: T) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(r);
+        self.len += 1;
+    }
+
+    /// How many were kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every record, in the order kept.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    /// All of them in one `Vec` (once the run is over), leaving none.
+    pub fn take(&mut self) -> Vec<T> {
+        let mut all = Vec::with_capacity(self.len);
+        for chunk in self.chunks.drain(..) {
+            all.extend(chunk);
+        }
+        self.len = 0;
+        all
+    }
+}
+
+impl<T> std::ops::Index<usize> for Records<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Records<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
 /// One measured transaction.
 #[derive(Clone, Debug)]
 pub struct Record {
@@ -151,6 +219,26 @@ mod tests {
         assert!(r.committed());
         assert!(!rec(0, None, None).committed());
         assert!(!rec(0, Some(1), Some("x")).committed());
+    }
+
+    #[test]
+    fn records_keep_their_numbers_and_order_across_chunks() {
+        let mut r = Records::default();
+        assert!(r.is_empty());
+        for i in 0..2 * CHUNK + 3 {
+            r.push(i);
+        }
+        assert_eq!(r.len(), 2 * CHUNK + 3);
+        assert_eq!(
+            (r[0], r[CHUNK - 1], r[CHUNK], r[2 * CHUNK + 2]),
+            (0, CHUNK - 1, CHUNK, 2 * CHUNK + 2)
+        );
+        r[CHUNK] = 7;
+        assert!(r.iter().copied().eq((0..2 * CHUNK + 3).map(|i| if i == CHUNK { 7 } else { i })));
+        let all = r.take();
+        assert_eq!(all.len(), 2 * CHUNK + 3);
+        assert_eq!(all[CHUNK], 7);
+        assert!(r.is_empty());
     }
 
     #[test]

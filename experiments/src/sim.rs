@@ -118,7 +118,7 @@ pub fn run(exp: &Experiment, progress: &Progress) -> Result<RunOutput, RunError>
     let replicas_usage = w.replica_ids().into_iter().map(|id| usage(&w, id, elapsed)).collect();
     let cpu = cpu.elapsed();
     Ok(RunOutput {
-        records: std::mem::take(&mut c.records),
+        records: c.records.take(),
         window: c.window(),
         refills: c.refills,
         refills_in_run: c.refills_in_run,
