@@ -18,8 +18,15 @@ use chainspace_core::crypto::{Digest, DigestSet, verify_batch};
 use chainspace_core::types::{Command, ReplicaIndex};
 
 use crate::error::Invalid;
-use crate::message::{Block, Message, Proposal, QuorumCert, Vote, domain};
+use crate::message::{
+    Block, DigestProposal, FetchProposal, Message, Proposal, QuorumCert, Vote, domain,
+};
 use crate::replica::{HotStuff, MAX_WAITING, Out, Root, SnapshotMeta};
+
+/// How many of its latest proposals a leader keeps to answer [`FetchProposal`]s: a
+/// replica asks for the proposal of the round it is in, which is this replica's latest
+/// or, after a timeout, one of the few before.
+const KEEP_PROPOSALS: usize = 4;
 
 impl HotStuff {
     /// Verify a certificate once; later copies of it hit the cache.
@@ -69,6 +76,61 @@ impl HotStuff {
                 list.push((from, p));
             }
             self.want(parent, height, from, out);
+        }
+    }
+
+    /// A proposal naming its commands by digest: rebuilt from the commands this replica
+    /// holds and handled as the full one, or, when any is missing, asked of the leader in
+    /// full. A replica never votes for a block whose commands it does not hold.
+    pub(crate) fn on_proposal_digests(
+        &mut self,
+        from: ReplicaIndex,
+        p: DigestProposal,
+        out: &mut Out,
+    ) {
+        if p.author != from {
+            self.invalid(Invalid::WrongSender { from, what: "proposal" });
+            return;
+        }
+        if let Err(e) = p.check(self.cfg.batch_limits()) {
+            return self.invalid(e);
+        }
+        let mut payload = Vec::with_capacity(p.commands.len());
+        for d in &p.commands {
+            match self.pending.get(d).and_then(|o| self.pending_order.get(o)) {
+                Some(c) => payload.push(c.clone()),
+                None => break,
+            }
+        }
+        if payload.len() == p.commands.len() {
+            return self.on_proposal(from, p.with_payload(payload), out);
+        }
+        // Ask only for what would be used: not for a block at or below the committed
+        // chain, of a round this replica has left (it no longer votes there; should the
+        // chain need the block, it is fetched as any missing ancestor is), or one held.
+        let block = p.block_digest();
+        if p.height <= self.root.height || p.round < self.round || self.known(&block) {
+            self.ignore();
+            return;
+        }
+        self.stats.proposals_fetched += 1;
+        out.send(from, Message::FetchProposal(FetchProposal { round: p.round, block }));
+    }
+
+    /// A replica asks for the full proposal of `round`: sent if it is one of this
+    /// replica's latest (one not answered is fetched later as any missing block is).
+    pub(crate) fn on_fetch_proposal(
+        &mut self,
+        from: ReplicaIndex,
+        f: FetchProposal,
+        out: &mut Out,
+    ) {
+        let p = self.proposed.iter().find(|p| p.block.round == f.round);
+        match p {
+            Some(p) if p.block.digest() == f.block => {
+                out.send(from, Message::Proposal(p.clone()));
+            }
+            _ => self.ignore(),
         }
     }
 
@@ -392,7 +454,15 @@ impl HotStuff {
         };
         let digest = block.digest();
         let proposal = Proposal::new(block.clone(), tc, &self.key);
-        out.broadcast(Message::Proposal(proposal));
+        if self.cfg.proposal_digests {
+            out.broadcast(Message::ProposalDigests(proposal.by_digest()));
+            if self.proposed.len() == KEEP_PROPOSALS {
+                self.proposed.pop_front();
+            }
+            self.proposed.push_back(proposal);
+        } else {
+            out.broadcast(Message::Proposal(proposal));
+        }
         self.on_connected_proposal(digest, block, out);
     }
 }

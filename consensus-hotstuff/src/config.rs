@@ -37,6 +37,12 @@ pub struct HotStuffConfig {
     /// moved on, then healed into an idle shard, hears nothing and would otherwise never
     /// learn it is behind (nor would its peers).
     pub status_interval_ticks: u64,
+    /// Whether a leader's proposals name their commands by digest
+    /// ([`DigestProposal`](crate::message::DigestProposal)) instead of carrying them:
+    /// clients send every command to every replica, so the others hold the bytes
+    /// already, and decoding and hashing every command a second time on every replica
+    /// is what it saves. A replica that lacks some asks the leader for the full proposal.
+    pub proposal_digests: bool,
 }
 
 impl Default for HotStuffConfig {
@@ -52,6 +58,7 @@ impl Default for HotStuffConfig {
             fetch_blocks: 64,
             fetch_retry: Duration::from_millis(100),
             status_interval_ticks: 4,
+            proposal_digests: true,
         }
     }
 }

@@ -54,6 +54,19 @@ pub fn payload_digest(payload: &[Command]) -> Digest {
     digest_of_digests(payload.iter().map(Command::digest))
 }
 
+/// A block's digest from its header and [`payload_digest`]: what a full block and one
+/// named by its commands' digests ([`DigestProposal`]) share.
+fn block_digest(
+    round: u64,
+    height: u64,
+    justify: &QuorumCert,
+    author: ReplicaIndex,
+    payload: Digest,
+) -> Digest {
+    let head = encode(&(round, height, justify.block, justify.round, justify.height, author));
+    sha256_parts(&[&head, &payload.0])
+}
+
 /// A quorum certificate: `quorum` votes for one block (its digest, round and height).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumCert {
@@ -130,15 +143,13 @@ pub struct Block {
 impl Block {
     /// The block's identity: covers every field but the parent's votes.
     pub fn digest(&self) -> Digest {
-        let head = encode(&(
+        block_digest(
             self.round,
             self.height,
-            self.justify.block,
-            self.justify.round,
-            self.justify.height,
+            &self.justify,
             self.author,
-        ));
-        sha256_parts(&[&head, &payload_digest(&self.payload).0])
+            payload_digest(&self.payload),
+        )
     }
 
     /// The parent's digest.
@@ -201,6 +212,85 @@ impl Proposal {
             _ => Ok(digest),
         }
     }
+}
+
+impl Proposal {
+    /// The same proposal naming its commands by digest (see [`DigestProposal`]).
+    pub fn by_digest(&self) -> DigestProposal {
+        let b = &self.block;
+        DigestProposal {
+            round: b.round,
+            height: b.height,
+            justify: b.justify.clone(),
+            author: b.author,
+            commands: b.payload.iter().map(Command::digest).collect(),
+            tc: self.tc.clone(),
+            signature: self.signature,
+        }
+    }
+}
+
+/// A [`Proposal`] whose block names its commands by their digests instead of carrying
+/// them. Clients send every command to every replica, so the other replicas hold the
+/// bytes already; the block digest covers the commands only through their digests, so a
+/// replica holding every command rebuilds exactly the block the leader signed. One
+/// lacking any asks the leader for the full proposal ([`FetchProposal`]): a replica
+/// votes only for a block whose commands it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestProposal {
+    /// The block's round.
+    pub round: u64,
+    /// Its height.
+    pub height: u64,
+    /// Its parent's certificate.
+    pub justify: QuorumCert,
+    /// The leader that proposed it.
+    pub author: ReplicaIndex,
+    /// The commands' digests, in block order.
+    pub commands: Vec<Digest>,
+    /// As in [`Proposal`].
+    pub tc: Option<TimeoutCert>,
+    /// The author's signature over the block digest, as in [`Proposal`].
+    pub signature: Signature,
+}
+
+impl DigestProposal {
+    /// The check that needs no command bytes: how many commands. The signature, the
+    /// shape and the byte limit are checked on the rebuilt [`Proposal`].
+    pub fn check(&self, limits: BatchLimits) -> Result<(), Invalid> {
+        if self.commands.len() > limits.max_batch {
+            return Err(Invalid::BatchTooLarge { len: self.commands.len(), max: limits.max_batch });
+        }
+        Ok(())
+    }
+
+    /// The digest of the block it names.
+    pub fn block_digest(&self) -> Digest {
+        let payload = digest_of_digests(self.commands.iter().copied());
+        block_digest(self.round, self.height, &self.justify, self.author, payload)
+    }
+
+    /// The full proposal, given the block's commands in order.
+    pub fn with_payload(self, payload: Vec<Command>) -> Proposal {
+        let block = Block {
+            round: self.round,
+            height: self.height,
+            justify: self.justify,
+            author: self.author,
+            payload,
+        };
+        Proposal { block, tc: self.tc, signature: self.signature }
+    }
+}
+
+/// A replica lacks some commands of the leader's proposal of `round` (block `block`) and
+/// asks the leader for the full [`Proposal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchProposal {
+    /// The proposal's round.
+    pub round: u64,
+    /// Its block's digest.
+    pub block: Digest,
 }
 
 /// A vote for a block.
@@ -435,6 +525,11 @@ pub enum Message {
     Checkpoint(Checkpoint),
     /// A stable checkpoint and its snapshot.
     StateReply(StateReply),
+    /// A leader's block naming its commands by digest (appended: earlier variants keep
+    /// their wire tags).
+    ProposalDigests(DigestProposal),
+    /// Ask the leader for the full proposal of a [`DigestProposal`].
+    FetchProposal(FetchProposal),
 }
 
 impl ProtocolMessage for Message {
@@ -450,6 +545,8 @@ impl ProtocolMessage for Message {
             Message::Blocks(_) => "Blocks",
             Message::Checkpoint(_) => "Checkpoint",
             Message::StateReply(_) => "StateReply",
+            Message::ProposalDigests(_) => "ProposalDigests",
+            Message::FetchProposal(_) => "FetchProposal",
         }
     }
 
@@ -480,6 +577,16 @@ impl ProtocolMessage for Message {
             Message::Blocks(b) => format!("({} blocks)", b.len()),
             Message::Checkpoint(c) => format!("h={} state={}", c.height, c.state.short()),
             Message::StateReply(s) => format!("h={} ({} bytes)", s.height, s.snapshot.len()),
+            Message::ProposalDigests(p) => format!(
+                "r={} h={} d={} qc=r{}{} ({} commands)",
+                p.round,
+                p.height,
+                p.block_digest().short(),
+                p.justify.round,
+                p.tc.as_ref().map(|t| format!(" tc=r{}", t.round)).unwrap_or_default(),
+                p.commands.len()
+            ),
+            Message::FetchProposal(f) => format!("r={} d={}", f.round, f.block.short()),
         }
     }
 }

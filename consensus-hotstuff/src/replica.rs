@@ -106,6 +106,8 @@ pub struct HotStuff {
     pub(crate) wanted: DigestMap<(u64, ReplicaIndex)>,
     pub(crate) fetch_timer_set: bool,
     pub(crate) fetch_attempt: u32,
+    /// This replica's latest proposals, kept to answer [`Message::FetchProposal`].
+    pub(crate) proposed: VecDeque<Proposal>,
     /// Pending commands' arrival numbers, by digest.
     pub(crate) pending: DigestMap<u64>,
     /// Pending commands by arrival number: what a leader's batch is cut from, in order,
@@ -172,6 +174,7 @@ impl HotStuff {
             wanted: DigestMap::default(),
             fetch_timer_set: false,
             fetch_attempt: 0,
+            proposed: VecDeque::new(),
             pending: DigestMap::default(),
             pending_order: BTreeMap::new(),
             next_order: 0,
@@ -333,6 +336,8 @@ impl Consensus for HotStuff {
             Message::Blocks(b) => self.on_blocks(from, b, out),
             Message::Checkpoint(c) => self.on_checkpoint(from, c, out),
             Message::StateReply(s) => self.on_state_reply(from, s, out),
+            Message::ProposalDigests(p) => self.on_proposal_digests(from, p, out),
+            Message::FetchProposal(f) => self.on_fetch_proposal(from, f, out),
         }
     }
 

@@ -18,8 +18,8 @@ fn submit(r: &mut HotStuff, label: &str) -> Vec<Act> {
     step(r, |r, out| r.propose(cmd(label), out))
 }
 
-/// What leader 0 sends when it proposes `payload` in round 1: the proposal, and its own
-/// vote for it.
+/// What leader 0 sends when it proposes `payload` in round 1: the proposal (naming its
+/// commands by digest), and its own vote for it.
 fn first_proposal(payload: Vec<&str>) -> Vec<Act> {
     let keys = test_keys(N);
     let block = Block {
@@ -31,7 +31,9 @@ fn first_proposal(payload: Vec<&str>) -> Vec<Act> {
     };
     let vote = consensus_hotstuff::message::Vote::new(block.digest(), 1, 1, 0, &keys[0]);
     vec![
-        Action::Broadcast { msg: Message::Proposal(Proposal::new(block, None, &keys[0])) },
+        Action::Broadcast {
+            msg: Message::ProposalDigests(Proposal::new(block, None, &keys[0]).by_digest()),
+        },
         Action::Broadcast { msg: Message::Vote(vote) },
     ]
 }

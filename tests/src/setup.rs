@@ -47,6 +47,7 @@ pub fn hotstuff_config() -> HotStuffConfig {
         fetch_blocks: 32,
         fetch_retry: Duration::from_millis(50),
         status_interval_ticks: 2,
+        proposal_digests: true,
     }
 }
 

@@ -26,6 +26,7 @@ pub fn sim_config() -> HotStuffConfig {
         fetch_blocks: 32,
         fetch_retry: Duration::from_millis(50),
         status_interval_ticks: 2,
+        proposal_digests: true,
     }
 }
 
@@ -73,6 +74,19 @@ impl Subject for HotStuffSubject {
         Box::new(move |to, msg| match msg {
             Message::Proposal(p) if to % 2 == 1 => {
                 vec![Message::Proposal(Proposal::new(forge(&p.block), p.tc, &key))]
+            }
+            // A proposal by digest has no command bytes to reuse: the forged block holds
+            // the forged command alone, sent in full.
+            Message::ProposalDigests(p) if to % 2 == 1 => {
+                let forged = Command::new(format!("forged-r{}", p.round));
+                let block = Block {
+                    round: p.round,
+                    height: p.height,
+                    justify: p.justify,
+                    author: p.author,
+                    payload: vec![forged],
+                };
+                vec![Message::Proposal(Proposal::new(block, p.tc, &key))]
             }
             other => vec![other],
         })

@@ -70,6 +70,12 @@ impl Subject for PbftSubject {
                 batch.extend(pp.batch.iter().take(pp.batch.len().saturating_sub(1)).cloned());
                 vec![Message::PrePrepare(PrePrepare::new(pp.view, pp.seq, batch, &key))]
             }
+            // A pre-prepare by digest has no request bytes to reuse: the forged batch is
+            // the forged request alone, sent in full.
+            Message::PrePrepareDigests(pp) if to % 2 == 1 => {
+                let batch = vec![Command::new(format!("forged-v{}-n{}", pp.view, pp.seq))];
+                vec![Message::PrePrepare(PrePrepare::new(pp.view, pp.seq, batch, &key))]
+            }
             other => vec![other],
         })
     }

@@ -81,6 +81,7 @@ pub struct HotStuffParams {
     pub fetch_blocks: Option<usize>,
     pub fetch_retry_ms: Option<u64>,
     pub status_interval_ticks: Option<u64>,
+    pub proposal_digests: Option<bool>,
 }
 
 /// `[transport]`: overrides of the QUIC transport's defaults, in milliseconds. The idle

@@ -295,4 +295,5 @@ pub fn apply_hotstuff(cfg: &mut HotStuffConfig, p: &HotStuffParams) {
     set!(cfg.fetch_blocks = p.fetch_blocks);
     set!(cfg.fetch_retry = ms p.fetch_retry_ms);
     set!(cfg.status_interval_ticks = p.status_interval_ticks);
+    set!(cfg.proposal_digests = p.proposal_digests);
 }
