@@ -66,7 +66,7 @@ impl HotStuff {
             // round as usual.
             let leader = leader(round, self.n());
             if leader != self.me {
-                let (batch, _) = self.select_batch();
+                let batch = self.select_batch();
                 if !batch.is_empty() {
                     out.send(leader, Message::Request(batch));
                 }

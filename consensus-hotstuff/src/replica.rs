@@ -113,6 +113,9 @@ pub struct HotStuff {
     /// Pending commands by arrival number: what a leader's batch is cut from, in order,
     /// without a look-up in `pending` per command.
     pub(crate) pending_order: BTreeMap<u64, Command>,
+    /// Bytes of the pending commands: whether they fill a block is known without
+    /// walking them.
+    pub(crate) pending_bytes: usize,
     pub(crate) next_order: u64,
     pub(crate) batch_timer_round: u64,
     pub(crate) batch_fired_round: u64,
@@ -177,6 +180,7 @@ impl HotStuff {
             proposed: VecDeque::new(),
             pending: DigestMap::default(),
             pending_order: BTreeMap::new(),
+            pending_bytes: 0,
             next_order: 0,
             batch_timer_round: 0,
             batch_fired_round: 0,
@@ -279,12 +283,15 @@ impl HotStuff {
         let order = self.next_order;
         self.next_order += 1;
         self.pending.insert(d, order);
+        self.pending_bytes += command.len();
         self.pending_order.insert(order, command);
     }
 
     pub(crate) fn remove_pending(&mut self, d: &Digest) {
-        if let Some(order) = self.pending.remove(d) {
-            self.pending_order.remove(&order);
+        if let Some(order) = self.pending.remove(d)
+            && let Some(c) = self.pending_order.remove(&order)
+        {
+            self.pending_bytes -= c.len();
         }
     }
 }
