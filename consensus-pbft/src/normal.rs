@@ -174,9 +174,20 @@ impl Pbft {
             return;
         }
         let held = self.slots.get(&m.seq).and_then(|s| s.pre_prepare.as_ref());
-        if held.is_some_and(|pp| pp.view == m.view) {
-            self.ignore();
-            return;
+        match held {
+            // The transport authenticated the primary as the sender, so a second batch
+            // for a slot it already filled in this view is its equivocation, whatever
+            // form it takes; the one held stands.
+            Some(pp) if pp.view == m.view && pp.digest != m.digest => {
+                let (view, seq) = (m.view, m.seq);
+                self.invalid(Invalid::Equivocation { view, seq });
+                return;
+            }
+            Some(pp) if pp.view == m.view => {
+                self.ignore();
+                return;
+            }
+            _ => {}
         }
         self.stats.proposals_fetched += 1;
         out.send(from, Message::FetchPrePrepare(FetchPrePrepare { view: m.view, seq: m.seq }));

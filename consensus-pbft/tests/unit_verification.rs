@@ -215,6 +215,27 @@ fn a_second_conflicting_pre_prepare_is_equivocation() {
 }
 
 #[test]
+fn a_conflicting_pre_prepare_by_digest_is_equivocation_even_when_its_requests_are_missing() {
+    let (mut r, k) = setup(1);
+    let first = pre_prepare(&k, 0, 1, vec![cmd("a")]);
+    recv(&mut r, 0, Message::PrePrepare(first.clone()));
+    // Requests this backup never received: it cannot rebuild the batch, yet the slot is
+    // taken in this view, so the primary equivocated.
+    let second = pre_prepare(&k, 0, 1, vec![cmd("never-sent")]);
+    expect_invalid(
+        &mut r,
+        0,
+        Message::PrePrepareDigests(second.by_digest()),
+        Invalid::Equivocation { view: 0, seq: 1 },
+    );
+    assert_eq!(r.stats().proposals_fetched, 0, "nothing fetched for a slot already filled");
+    // The same batch again by digest is a duplicate, not equivocation.
+    let before = r.stats().invalid_messages;
+    recv(&mut r, 0, Message::PrePrepareDigests(first.by_digest()));
+    assert_eq!(r.stats().invalid_messages, before);
+}
+
+#[test]
 fn the_same_pre_prepare_twice_is_not_equivocation() {
     let (mut r, k) = setup(1);
     let pp = pre_prepare(&k, 0, 1, vec![cmd("a")]);
