@@ -548,7 +548,10 @@ impl<C: Consensus> World<C> {
                 }
                 ClientAction::SendOrder { to, request } => {
                     let now = self.now;
-                    self.send(me, Addr::Replica(to), ReplicaMessage::Order(request), now)
+                    for r in to {
+                        let msg = ReplicaMessage::Order(request.clone());
+                        self.send(me, Addr::Replica(r), msg, now)
+                    }
                 }
                 ClientAction::SetTimer { timer, after } => {
                     let key = TimerKey::Client(c, timer);

@@ -282,8 +282,8 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
     }
 
     async fn carry_out(&mut self, out: Vec<ClientAction>) {
-        // Commands for one replica go together, in one message.
-        let mut orders: BTreeMap<ReplicaId, Vec<OrderRequest>> = BTreeMap::new();
+        // Commands for the same replicas go together, in one message encoded once.
+        let mut orders: BTreeMap<SmallVec<[ReplicaId; 4]>, Vec<OrderRequest>> = BTreeMap::new();
         for action in out {
             match action {
                 ClientAction::Send { to, submission } => {
@@ -303,22 +303,36 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
         for (to, mut requests) in orders {
             while !requests.is_empty() {
                 let rest = requests.split_off(requests.len().min(MAX_ORDERS));
-                let msg = if requests.len() == 1 {
+                let msg: ClientMessage = if requests.len() == 1 {
                     ReplicaMessage::Order(requests.pop().expect("one"))
                 } else {
                     ReplicaMessage::Orders(requests)
                 };
-                self.send(to, msg).await;
+                match postcard::to_allocvec(&msg) {
+                    Ok(bytes) => {
+                        // Each replica gets the same bytes; the last takes the original.
+                        let mut bytes = Some(bytes);
+                        for (i, r) in to.iter().enumerate() {
+                            let b = if i + 1 == to.len() { bytes.take() } else { bytes.clone() };
+                            self.send_bytes(*r, b.unwrap_or_default()).await;
+                        }
+                    }
+                    Err(_) => self.bump(|st| st.send_errors += to.len() as u64),
+                }
                 requests = rest;
             }
         }
     }
 
     async fn send(&mut self, to: ReplicaId, msg: ClientMessage) {
-        let sent = match postcard::to_allocvec(&msg) {
-            Ok(bytes) => self.transport.send(Addr::Replica(to), bytes).await.is_ok(),
-            Err(_) => false,
-        };
+        match postcard::to_allocvec(&msg) {
+            Ok(bytes) => self.send_bytes(to, bytes).await,
+            Err(_) => self.bump(|st| st.send_errors += 1),
+        }
+    }
+
+    async fn send_bytes(&mut self, to: ReplicaId, bytes: Vec<u8>) {
+        let sent = self.transport.send(Addr::Replica(to), bytes).await.is_ok();
         self.bump(|st| if sent { st.messages_out += 1 } else { st.send_errors += 1 });
     }
 
