@@ -212,9 +212,7 @@ impl Proposal {
             _ => Ok(digest),
         }
     }
-}
 
-impl Proposal {
     /// The same proposal naming its commands by digest (see [`DigestProposal`]).
     pub fn by_digest(&self) -> DigestProposal {
         let b = &self.block;

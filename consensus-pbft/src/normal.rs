@@ -173,21 +173,19 @@ impl Pbft {
         if !self.in_window(m.seq) {
             return;
         }
-        let held = self.slots.get(&m.seq).and_then(|s| s.pre_prepare.as_ref());
-        match held {
+        if let Some(pp) = self.slots.get(&m.seq).and_then(|s| s.pre_prepare.as_ref())
+            && pp.view == m.view
+        {
             // The transport authenticated the primary as the sender, so a second batch
             // for a slot it already filled in this view is its equivocation, whatever
             // form it takes; the one held stands.
-            Some(pp) if pp.view == m.view && pp.digest != m.digest => {
+            if pp.digest != m.digest {
                 let (view, seq) = (m.view, m.seq);
                 self.invalid(Invalid::Equivocation { view, seq });
-                return;
-            }
-            Some(pp) if pp.view == m.view => {
+            } else {
                 self.ignore();
-                return;
             }
-            _ => {}
+            return;
         }
         self.stats.proposals_fetched += 1;
         out.send(from, Message::FetchPrePrepare(FetchPrePrepare { view: m.view, seq: m.seq }));

@@ -309,12 +309,13 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
                     ReplicaMessage::Orders(requests)
                 };
                 match postcard::to_allocvec(&msg) {
+                    // Each replica gets the same bytes; the last takes the original.
                     Ok(bytes) => {
-                        // Each replica gets the same bytes; the last takes the original.
-                        let mut bytes = Some(bytes);
-                        for (i, r) in to.iter().enumerate() {
-                            let b = if i + 1 == to.len() { bytes.take() } else { bytes.clone() };
-                            self.send_bytes(*r, b.unwrap_or_default()).await;
+                        if let Some((last, others)) = to.split_last() {
+                            for r in others {
+                                self.send_bytes(*r, bytes.clone()).await;
+                            }
+                            self.send_bytes(*last, bytes).await;
                         }
                     }
                     Err(_) => self.bump(|st| st.send_errors += to.len() as u64),
