@@ -315,40 +315,21 @@ impl HotStuff {
         let (height, round) = (block.height, block.round);
         let payload = block.payload.clone();
         let mut delivered = Vec::with_capacity(payload.len());
-        let mut digests = Vec::with_capacity(payload.len());
         for c in payload {
             let d = c.digest();
             self.remove_pending(&d);
-            if self.recent_set.contains_key(&d) {
-                continue;
+            if self.recent.insert(height, d) {
+                delivered.push(c);
             }
-            self.recent_set.insert(d, height);
-            digests.push(d);
-            delivered.push(c);
         }
-        self.recent.push_back((height, digests));
-        self.expire_recent(height);
+        self.recent.seal(height);
         self.root = Root { digest, height, round };
         self.committed.insert(height, digest);
         out.deliver(height, delivered);
         if height.is_multiple_of(self.cfg.checkpoint_interval) {
-            let meta =
-                SnapshotMeta { recent: self.recent.iter().cloned().collect(), root: self.root };
+            let meta = SnapshotMeta { recent: self.recent.state(), root: self.root };
             self.snapshot_meta.insert(height, meta);
             out.push(Action::TakeSnapshot { sequence: height });
-        }
-    }
-
-    /// Forget commands delivered more than `dedup_window` heights ago.
-    pub(crate) fn expire_recent(&mut self, now: u64) {
-        while let Some((s, _)) = self.recent.front() {
-            if *s + self.cfg.dedup_window > now {
-                break;
-            }
-            let (_, ds) = self.recent.pop_front().expect("front exists");
-            for d in ds {
-                self.recent_set.remove(&d);
-            }
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
 use chainspace_core::crypto::{Digest, DigestMap, Keypair, Signature};
+use chainspace_core::dedup::{DedupState, DedupWindow};
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 
@@ -62,7 +63,7 @@ pub(crate) struct Stable {
 /// What a checkpoint at some height needs besides the application's snapshot.
 #[derive(Clone, Debug)]
 pub(crate) struct SnapshotMeta {
-    pub recent: Vec<(u64, Vec<Digest>)>,
+    pub recent: DedupState,
     pub root: Root,
 }
 
@@ -120,8 +121,7 @@ pub struct HotStuff {
     pub(crate) batch_timer_round: u64,
     pub(crate) batch_fired_round: u64,
     /// Commands delivered in the last `dedup_window` heights.
-    pub(crate) recent: VecDeque<(u64, Vec<Digest>)>,
-    pub(crate) recent_set: DigestMap<u64>,
+    pub(crate) recent: DedupWindow,
     pub(crate) stable: Stable,
     pub(crate) checkpoints: BTreeMap<u64, BTreeMap<ReplicaIndex, Checkpoint>>,
     pub(crate) own_snapshots: BTreeMap<u64, (Digest, HotStuffSnapshot)>,
@@ -153,6 +153,7 @@ impl HotStuff {
         if committee.key(me) != Some(&key.public()) {
             return Err(HotStuffError::NotInCommittee(me));
         }
+        let recent = DedupWindow::new(cfg.dedup_window);
         Ok(HotStuff {
             cfg,
             me,
@@ -184,8 +185,7 @@ impl HotStuff {
             next_order: 0,
             batch_timer_round: 0,
             batch_fired_round: 0,
-            recent: VecDeque::new(),
-            recent_set: DigestMap::default(),
+            recent,
             stable: Stable::default(),
             checkpoints: BTreeMap::new(),
             own_snapshots: BTreeMap::new(),
@@ -273,7 +273,7 @@ impl HotStuff {
 
     fn add_request(&mut self, command: Command) {
         let d = command.digest();
-        if self.recent_set.contains_key(&d) || self.pending.contains_key(&d) {
+        if self.recent.contains(&d) || self.pending.contains_key(&d) {
             return;
         }
         if self.pending.len() >= MAX_PENDING {
@@ -373,7 +373,7 @@ impl Consensus for HotStuff {
     }
 
     fn delivered_recently(&self, command: &Digest) -> bool {
-        self.recent_set.contains_key(command)
+        self.recent.contains(command)
     }
 
     /// Both parts of the durable state only grow: their sum changes whenever either does.

@@ -14,9 +14,10 @@
 
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, DigestSet, sha256};
+use chainspace_core::dedup::DedupState;
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::ReplicaIndex;
-use chainspace_core::types::{encode_dedup_window, encode_varint};
+use chainspace_core::types::encode_varint;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -33,7 +34,7 @@ use crate::replica::{HotStuff, MAX_WAITING, Out, Root, Stable, Timer};
 #[derive(Clone, Debug)]
 pub(crate) struct HotStuffSnapshot {
     pub app: Snapshot,
-    pub recent: Vec<(u64, Vec<Digest>)>,
+    pub recent: DedupState,
     pub block: Digest,
     pub round: u64,
 }
@@ -51,10 +52,12 @@ struct Wire {
 impl HotStuffSnapshot {
     /// The checkpoint's state digest.
     pub(crate) fn digest(&self) -> Digest {
-        // The postcard encoding of `(app digest, recent, block, round)`, written by hand
-        // ([`encode_dedup_window`]): the window is tens of thousands of digests.
+        // The postcard encoding of `(app digest, window, block, round)`, written by hand,
+        // where the window is its sequence numbers with their lists' hashes
+        // ([`DedupState::encode_digest_input`]): each list was hashed once, when its
+        // height was committed.
         let mut bytes = self.app.digest().0.to_vec();
-        encode_dedup_window(&mut bytes, &self.recent);
+        self.recent.encode_digest_input(&mut bytes);
         bytes.extend_from_slice(&self.block.0);
         encode_varint(&mut bytes, self.round);
         sha256(&bytes)
@@ -63,7 +66,7 @@ impl HotStuffSnapshot {
     fn encode(&self) -> Vec<u8> {
         let wire = Wire {
             app: self.app.encode(),
-            recent: self.recent.clone(),
+            recent: self.recent.to_lists(),
             block: self.block,
             round: self.round,
         };
@@ -74,7 +77,12 @@ impl HotStuffSnapshot {
     fn decode(bytes: &[u8]) -> Option<HotStuffSnapshot> {
         let wire: Wire = postcard::from_bytes(bytes).ok()?;
         let app = Snapshot::decode(&wire.app).ok()?;
-        Some(HotStuffSnapshot { app, recent: wire.recent, block: wire.block, round: wire.round })
+        Some(HotStuffSnapshot {
+            app,
+            recent: DedupState::from_lists(&wire.recent),
+            block: wire.block,
+            round: wire.round,
+        })
     }
 }
 
@@ -324,10 +332,8 @@ impl HotStuff {
             return self.invalid(e);
         }
         let height = r.height;
-        self.recent = snap.recent.iter().cloned().collect();
-        self.recent_set =
-            self.recent.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (*d, *s))).collect();
-        let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
+        self.recent.install(&snap.recent, height);
+        let delivered: Vec<Digest> = self.recent.digests().copied().collect();
         for d in &delivered {
             self.remove_pending(d);
         }
@@ -384,11 +390,16 @@ mod tests {
     fn the_digest_is_of_the_postcard_encoding() {
         let snap = HotStuffSnapshot {
             app: Snapshot::single(b"state".to_vec()),
-            recent: vec![(5, vec![Digest([1; 32]), Digest([2; 32])]), (300, vec![])],
+            recent: DedupState::from_lists(&[
+                (5, vec![Digest([1; 32]), Digest([2; 32])]),
+                (300, vec![]),
+            ]),
             block: Digest([7; 32]),
             round: 1_000,
         };
-        let parts = (snap.app.digest(), &snap.recent, snap.block, snap.round);
+        let window: Vec<(u64, Digest)> =
+            snap.recent.entries().iter().map(|e| (e.seq, e.hash)).collect();
+        let parts = (snap.app.digest(), window, snap.block, snap.round);
         assert_eq!(snap.digest(), sha256(&encode(&parts)));
     }
 }

@@ -14,8 +14,9 @@
 
 use chainspace_core::consensus::Action;
 use chainspace_core::crypto::{Digest, sha256};
+use chainspace_core::dedup::DedupState;
 use chainspace_core::snapshot::Snapshot;
-use chainspace_core::types::{ReplicaIndex, encode_dedup_window};
+use chainspace_core::types::ReplicaIndex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -34,7 +35,7 @@ pub struct PbftSnapshot {
     /// The application's snapshot.
     pub app: Snapshot,
     /// The dedup window: digests delivered at each recent sequence number.
-    pub recent: Vec<(u64, Vec<Digest>)>,
+    pub recent: DedupState,
 }
 
 /// How a [`PbftSnapshot`] travels in a [`StateReply`].
@@ -48,21 +49,22 @@ struct Wire {
 impl PbftSnapshot {
     /// The checkpoint's state digest.
     ///
-    /// It is the SHA-256 of the postcard encoding of `(app digest, recent)`, written by
-    /// hand ([`encode_dedup_window`]).
+    /// It is the SHA-256 of the application snapshot's digest followed by the window's
+    /// sequence numbers and list hashes ([`DedupState::encode_digest_input`]): each
+    /// list was hashed once, when its sequence number was executed.
     pub fn digest(&self) -> Digest {
         sha256(&self.digest_input())
     }
 
     fn digest_input(&self) -> Vec<u8> {
         let mut bytes = self.app.digest().0.to_vec();
-        encode_dedup_window(&mut bytes, &self.recent);
+        self.recent.encode_digest_input(&mut bytes);
         bytes
     }
 
     /// The bytes a [`StateReply`] carries.
     pub fn encode(&self) -> Vec<u8> {
-        let wire = Wire { app: self.app.encode(), recent: self.recent.clone() };
+        let wire = Wire { app: self.app.encode(), recent: self.recent.to_lists() };
         postcard::to_allocvec(&wire).expect("encoding to a Vec cannot fail")
     }
 
@@ -70,7 +72,7 @@ impl PbftSnapshot {
     pub fn decode(bytes: &[u8]) -> Option<PbftSnapshot> {
         let wire: Wire = postcard::from_bytes(bytes).ok()?;
         let app = Snapshot::decode(&wire.app).ok()?;
-        Some(PbftSnapshot { app, recent: wire.recent })
+        Some(PbftSnapshot { app, recent: DedupState::from_lists(&wire.recent) })
     }
 }
 
@@ -290,10 +292,8 @@ impl Pbft {
             self.invalid(e);
             return;
         }
-        self.recent = snap.recent.iter().cloned().collect();
-        self.recent_set =
-            self.recent.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (*d, *s))).collect();
-        let delivered: Vec<Digest> = self.recent_set.keys().copied().collect();
+        self.recent.install(&snap.recent, r.seq);
+        let delivered: Vec<Digest> = self.recent.digests().copied().collect();
         for d in &delivered {
             self.remove_pending(d);
         }
@@ -313,10 +313,13 @@ mod tests {
 
     #[test]
     fn the_digest_is_of_the_postcard_encoding() {
-        // The window's own encoding is checked in `chainspace_core::types`.
-        let recent = vec![(5, vec![Digest([1; 32]), Digest([2; 32])]), (300, vec![])];
+        // The window's own encoding is checked in `chainspace_core::dedup`.
+        let recent =
+            DedupState::from_lists(&[(5, vec![Digest([1; 32]), Digest([2; 32])]), (300, vec![])]);
         let snap = PbftSnapshot { app: Snapshot::single(b"state".to_vec()), recent };
-        let expected = postcard::to_allocvec(&(snap.app.digest(), &snap.recent)).unwrap();
+        let window: Vec<(u64, Digest)> =
+            snap.recent.entries().iter().map(|e| (e.seq, e.hash)).collect();
+        let expected = postcard::to_allocvec(&(snap.app.digest(), window)).unwrap();
         assert_eq!(snap.digest_input(), expected);
         assert_eq!(snap.digest(), sha256(&expected));
     }

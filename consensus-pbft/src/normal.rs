@@ -377,37 +377,19 @@ impl Pbft {
 
     fn execute(&mut self, seq: u64, batch: Vec<Command>, out: &mut Out) {
         let mut delivered = Vec::with_capacity(batch.len());
-        let mut digests = Vec::with_capacity(batch.len());
         for c in batch {
             let d = c.digest();
             self.remove_pending(&d);
-            if self.recent_set.contains_key(&d) {
-                continue;
+            if self.recent.insert(seq, d) {
+                delivered.push(c);
             }
-            self.recent_set.insert(d, seq);
-            digests.push(d);
-            delivered.push(c);
         }
-        self.recent.push_back((seq, digests));
-        self.expire_recent(seq);
+        self.recent.seal(seq);
         self.last_executed = seq;
         out.deliver(seq, delivered);
         if seq.is_multiple_of(self.cfg.checkpoint_interval) {
-            self.snapshot_dedup.insert(seq, self.recent.iter().cloned().collect());
+            self.snapshot_dedup.insert(seq, self.recent.state());
             out.push(Action::TakeSnapshot { sequence: seq });
-        }
-    }
-
-    /// Forget commands delivered more than `dedup_window` sequence numbers ago.
-    pub(crate) fn expire_recent(&mut self, now: u64) {
-        while let Some((s, _)) = self.recent.front() {
-            if *s + self.cfg.dedup_window > now {
-                break;
-            }
-            let (_, ds) = self.recent.pop_front().expect("front exists");
-            for d in ds {
-                self.recent_set.remove(&d);
-            }
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use chainspace_core::committee::ShardCommittee;
 use chainspace_core::consensus::{Actions, Consensus, ConsensusStats};
 use chainspace_core::crypto::{Digest, DigestMap, Keypair};
+use chainspace_core::dedup::{DedupState, DedupWindow};
 use chainspace_core::snapshot::Snapshot;
 use chainspace_core::types::{Command, ReplicaIndex};
 
@@ -112,7 +113,7 @@ pub struct Pbft {
     pub(crate) own_snapshots: BTreeMap<u64, (Digest, PbftSnapshot)>,
     /// The dedup state captured when a checkpoint's sequence number was executed, waiting
     /// for the application's snapshot.
-    pub(crate) snapshot_dedup: BTreeMap<u64, Vec<(u64, Vec<Digest>)>>,
+    pub(crate) snapshot_dedup: BTreeMap<u64, DedupState>,
     pub(crate) pending: DigestMap<PendingRequest>,
     /// `(order, digest)` of pending requests in arrival order. Entries are not removed
     /// when their request is (that would cost a search per executed command): one is live
@@ -126,8 +127,7 @@ pub struct Pbft {
     pub(crate) batch_timer_set: bool,
     pub(crate) batch_timer_fired: bool,
     /// Commands delivered in the last `dedup_window` sequence numbers.
-    pub(crate) recent: VecDeque<(u64, Vec<Digest>)>,
-    pub(crate) recent_set: DigestMap<u64>,
+    pub(crate) recent: DedupWindow,
     pub(crate) tick: u64,
     /// `last_executed` at the previous tick: no progress since means we may be stuck.
     pub(crate) executed_at_last_tick: u64,
@@ -212,6 +212,7 @@ impl Pbft {
         if committee.key(me) != Some(&key.public()) {
             return Err(PbftError::NotInCommittee(me));
         }
+        let recent = DedupWindow::new(cfg.dedup_window);
         Ok(Pbft {
             cfg,
             me,
@@ -235,8 +236,7 @@ impl Pbft {
             queue: Default::default(),
             batch_timer_set: false,
             batch_timer_fired: false,
-            recent: VecDeque::new(),
-            recent_set: DigestMap::default(),
+            recent,
             tick: 0,
             executed_at_last_tick: 0,
             highest_seen: 0,
@@ -314,7 +314,7 @@ impl Pbft {
     /// lets the primary propose (once for a whole forwarded batch).
     pub(crate) fn add_request(&mut self, command: Command) {
         let d = command.digest();
-        if self.recent_set.contains_key(&d) || self.pending.contains_key(&d) {
+        if self.recent.contains(&d) || self.pending.contains_key(&d) {
             return;
         }
         if self.pending.len() >= MAX_PENDING {
@@ -508,7 +508,7 @@ impl Consensus for Pbft {
     }
 
     fn delivered_recently(&self, command: &Digest) -> bool {
-        self.recent_set.contains_key(command)
+        self.recent.contains(command)
     }
 
     fn durable_version(&self) -> u64 {

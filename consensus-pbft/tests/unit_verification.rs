@@ -600,7 +600,7 @@ fn new_view_carrying_a_view_change_for_another_view_is_invalid() {
 
 /// A PBFT snapshot of application state `app` with an empty dedup window.
 fn snap(app: &[u8]) -> PbftSnapshot {
-    PbftSnapshot { app: Snapshot::single(app.to_vec()), recent: vec![] }
+    PbftSnapshot { app: Snapshot::single(app.to_vec()), recent: Default::default() }
 }
 
 fn checkpoint_proof(k: &[Keypair], seq: u64, state: Digest, who: &[u32]) -> Vec<Checkpoint> {

@@ -18,6 +18,7 @@ pub mod client;
 pub mod committee;
 pub mod consensus;
 pub mod crypto;
+pub mod dedup;
 pub mod error;
 pub mod idmap;
 pub mod json;

@@ -119,23 +119,6 @@ impl fmt::Debug for Command {
     }
 }
 
-/// Append postcard's encoding of a dedup window (`Vec<(u64, Vec<Digest>)>`: the digests
-/// delivered at each recent sequence number) to `out`, written by hand. Both protocols
-/// hash their window into every checkpoint digest; it holds tens of thousands of digests,
-/// which serde would encode byte by byte. A test checks the bytes are postcard's.
-pub fn encode_dedup_window(out: &mut Vec<u8>, recent: &[(u64, Vec<Digest>)]) {
-    let digests: usize = recent.iter().map(|(_, ds)| ds.len()).sum();
-    out.reserve(10 + 20 * recent.len() + 32 * digests);
-    encode_varint(out, recent.len() as u64);
-    for (seq, ds) in recent {
-        encode_varint(out, *seq);
-        encode_varint(out, ds.len() as u64);
-        for d in ds {
-            out.extend_from_slice(&d.0);
-        }
-    }
-}
-
 /// Append postcard's unsigned varint: seven bits a byte, least significant first.
 pub fn encode_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -221,19 +204,7 @@ pub mod serde_bytes_vec {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn dedup_windows_and_varints_are_encoded_as_postcard_does() {
-        let d = |b: u8| Digest([b; 32]);
-        for recent in [
-            vec![],
-            vec![(0, vec![])],
-            vec![(127, vec![d(1)]), (128, vec![d(2), d(3)]), (u64::MAX, vec![d(4); 200])],
-        ] {
-            let mut out = vec![9];
-            encode_dedup_window(&mut out, &recent);
-            let mut expected = vec![9];
-            expected.extend(postcard::to_allocvec(&recent).unwrap());
-            assert_eq!(out, expected);
-        }
+    fn varints_are_encoded_as_postcard_does() {
         for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
             let mut out = Vec::new();
             encode_varint(&mut out, v);
