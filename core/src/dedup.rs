@@ -185,7 +185,7 @@ impl DedupWindow {
 
 /// Whether what was delivered at `seq` is still in a window of `length` ending at `now`.
 fn seq_live(seq: u64, length: u64, now: u64) -> bool {
-    seq + length > now
+    seq.saturating_add(length) > now
 }
 
 #[cfg(test)]
