@@ -44,7 +44,7 @@ pub(crate) struct HotStuffSnapshot {
 struct Wire {
     #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
-    recent: Vec<(u64, Vec<Digest>)>,
+    recent: DedupState,
     block: Digest,
     round: u64,
 }
@@ -66,7 +66,7 @@ impl HotStuffSnapshot {
     fn encode(&self) -> Vec<u8> {
         let wire = Wire {
             app: self.app.encode(),
-            recent: self.recent.to_lists(),
+            recent: self.recent.clone(),
             block: self.block,
             round: self.round,
         };
@@ -77,12 +77,7 @@ impl HotStuffSnapshot {
     fn decode(bytes: &[u8]) -> Option<HotStuffSnapshot> {
         let wire: Wire = postcard::from_bytes(bytes).ok()?;
         let app = Snapshot::decode(&wire.app).ok()?;
-        Some(HotStuffSnapshot {
-            app,
-            recent: DedupState::from_lists(&wire.recent),
-            block: wire.block,
-            round: wire.round,
-        })
+        Some(HotStuffSnapshot { app, recent: wire.recent, block: wire.block, round: wire.round })
     }
 }
 

@@ -43,7 +43,7 @@ pub struct PbftSnapshot {
 struct Wire {
     #[serde(with = "chainspace_core::types::serde_bytes_vec")]
     app: Vec<u8>,
-    recent: Vec<(u64, Vec<Digest>)>,
+    recent: DedupState,
 }
 
 impl PbftSnapshot {
@@ -64,7 +64,7 @@ impl PbftSnapshot {
 
     /// The bytes a [`StateReply`] carries.
     pub fn encode(&self) -> Vec<u8> {
-        let wire = Wire { app: self.app.encode(), recent: self.recent.to_lists() };
+        let wire = Wire { app: self.app.encode(), recent: self.recent.clone() };
         postcard::to_allocvec(&wire).expect("encoding to a Vec cannot fail")
     }
 
@@ -72,7 +72,7 @@ impl PbftSnapshot {
     pub fn decode(bytes: &[u8]) -> Option<PbftSnapshot> {
         let wire: Wire = postcard::from_bytes(bytes).ok()?;
         let app = Snapshot::decode(&wire.app).ok()?;
-        Some(PbftSnapshot { app, recent: DedupState::from_lists(&wire.recent) })
+        Some(PbftSnapshot { app, recent: wire.recent })
     }
 }
 

@@ -23,6 +23,8 @@ use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::crypto::{Digest, DigestMap, digest_of_digests};
 use crate::types::encode_varint;
 
@@ -56,15 +58,8 @@ pub struct DedupState(Vec<Delivered>);
 
 impl DedupState {
     /// The state of `lists` (`(sequence number, digests)`, oldest first), hashing each.
-    /// How a window received from a peer is rebuilt: the hashes are never trusted from
-    /// the wire.
     pub fn from_lists(lists: &[(u64, Vec<Digest>)]) -> DedupState {
         DedupState(lists.iter().map(|(seq, ds)| Delivered::new(*seq, ds)).collect())
-    }
-
-    /// The lists, for the wire.
-    pub fn to_lists(&self) -> Vec<(u64, Vec<Digest>)> {
-        self.0.iter().map(|e| (e.seq, e.digests.to_vec())).collect()
     }
 
     /// The entries, oldest first.
@@ -82,6 +77,22 @@ impl DedupState {
             encode_varint(out, e.seq);
             out.extend_from_slice(&e.hash.0);
         }
+    }
+}
+
+/// On the wire (state transfer) a window is its lists, `Vec<(u64, Vec<Digest>)>`, without
+/// the hashes: a receiver recomputes them ([`DedupState::from_lists`]) and never trusts
+/// them from a peer.
+impl Serialize for DedupState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|e| (e.seq, &*e.digests)))
+    }
+}
+
+impl<'de> Deserialize<'de> for DedupState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lists = Vec::<(u64, Vec<Digest>)>::deserialize(d)?;
+        Ok(DedupState::from_lists(&lists))
     }
 }
 
@@ -254,7 +265,9 @@ mod tests {
         }
         let state = a.state();
         let mut b = DedupWindow::new(4);
-        b.install(&DedupState::from_lists(&state.to_lists()), 10);
+        let travelled: DedupState =
+            postcard::from_bytes(&postcard::to_allocvec(&state).unwrap()).unwrap();
+        b.install(&travelled, 10);
         assert_eq!(b.state(), state, "the hashes are recomputed to the same");
         for x in 0..12 {
             assert_eq!(a.contains(&d(x)), b.contains(&d(x)), "{x}");
@@ -264,6 +277,13 @@ mod tests {
         b.seal(11);
         assert_eq!(a.contains(&d(7)), b.contains(&d(7)));
         assert!(!b.contains(&d(7)));
+    }
+
+    #[test]
+    fn on_the_wire_a_window_is_its_lists() {
+        let lists = vec![(5, vec![d(1), d(2)]), (300, vec![])];
+        let state = DedupState::from_lists(&lists);
+        assert_eq!(postcard::to_allocvec(&state).unwrap(), postcard::to_allocvec(&lists).unwrap());
     }
 
     #[test]
