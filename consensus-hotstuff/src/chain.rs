@@ -441,7 +441,7 @@ impl HotStuff {
             payload: batch,
         };
         let digest = block.digest();
-        let proposal = Proposal::new(block.clone(), tc, &self.key);
+        let proposal = Proposal::new(block.clone(), tc);
         if self.cfg.proposal_digests {
             out.broadcast(Message::ProposalDigests(proposal.by_digest()));
             if self.proposed.len() == KEEP_PROPOSALS {

@@ -31,9 +31,7 @@ fn first_proposal(payload: Vec<&str>) -> Vec<Act> {
     };
     let vote = consensus_hotstuff::message::Vote::new(block.digest(), 1, 1, 0, &keys[0]);
     vec![
-        Action::Broadcast {
-            msg: Message::ProposalDigests(Proposal::new(block, None, &keys[0]).by_digest()),
-        },
+        Action::Broadcast { msg: Message::ProposalDigests(Proposal::new(block, None).by_digest()) },
         Action::Broadcast { msg: Message::Vote(vote) },
     ]
 }
@@ -69,7 +67,6 @@ fn a_command_larger_than_the_byte_cap_goes_alone_and_at_once() {
 #[test]
 fn a_proposal_over_the_byte_cap_is_invalid_unless_it_holds_one_command() {
     let cfg = byte_capped();
-    let keys = test_keys(N);
     let mut r = replica(&cfg, N, 1);
     let block = |payload: Vec<&str>| Block {
         round: 1,
@@ -79,12 +76,12 @@ fn a_proposal_over_the_byte_cap_is_invalid_unless_it_holds_one_command() {
         payload: payload.into_iter().map(cmd).collect(),
     };
     let too_big = block(vec!["c001", "c002", "c003"]);
-    let acts = recv(&mut r, 0, Message::Proposal(Proposal::new(too_big, None, &keys[0])));
+    let acts = recv(&mut r, 0, Message::Proposal(Proposal::new(too_big, None)));
     assert_eq!(acts, vec![]);
     assert_eq!(r.stats().invalid_messages, 1);
     assert_eq!(r.last_invalid(), Some(&Invalid::BatchTooManyBytes { bytes: 12, max: 10 }));
     let alone = block(vec!["a command of 24 bytes..."]);
-    let acts = recv(&mut r, 0, Message::Proposal(Proposal::new(alone, None, &keys[0])));
+    let acts = recv(&mut r, 0, Message::Proposal(Proposal::new(alone, None)));
     assert!(
         acts.iter().any(|a| matches!(a, Action::Send { msg: Message::Vote(_), .. })
             || matches!(a, Action::Broadcast { msg: Message::Vote(_) })),

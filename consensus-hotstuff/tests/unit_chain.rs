@@ -21,7 +21,7 @@ fn a_three_chain_of_consecutive_rounds_commits_its_head() {
     let b3 = block(N, 3, qc(&keys, &b2, &[0, 1, 2]), "b3");
     let mut acts = Vec::new();
     for b in [b1.clone(), b2, b3.clone()] {
-        acts.extend(recv(&mut r, b.author, proposal(&keys, b, None)));
+        acts.extend(recv(&mut r, b.author, proposal(b, None)));
     }
     assert!(deliveries(&acts).is_empty(), "two certificates commit nothing");
     let d3 = b3.digest();
@@ -63,11 +63,11 @@ fn a_gap_in_the_rounds_delays_the_commit() {
     let b5 = block(N, 5, qc(&keys, &b4, &[0, 1, 3]), "b5");
     let b6 = block(N, 6, qc(&keys, &b5, &[0, 1, 3]), "b6");
     let mut all = Vec::new();
-    all.extend(recv(&mut r, 0, proposal(&keys, b1.clone(), None)));
-    all.extend(recv(&mut r, 1, proposal(&keys, b2.clone(), None)));
-    all.extend(recv(&mut r, 3, proposal(&keys, b4.clone(), Some(tc))));
-    all.extend(recv(&mut r, 0, proposal(&keys, b5, None)));
-    all.extend(recv(&mut r, 1, proposal(&keys, b6.clone(), None)));
+    all.extend(recv(&mut r, 0, proposal(b1.clone(), None)));
+    all.extend(recv(&mut r, 1, proposal(b2.clone(), None)));
+    all.extend(recv(&mut r, 3, proposal(b4.clone(), Some(tc))));
+    all.extend(recv(&mut r, 0, proposal(b5, None)));
+    all.extend(recv(&mut r, 1, proposal(b6.clone(), None)));
     assert!(deliveries(&all).is_empty(), "no three consecutive rounds yet");
     // One vote per proposal, and one for its own block of round 3: it leads round 3 and
     // proposed as soon as b4 brought it the certificate of round 2.
@@ -102,7 +102,7 @@ fn timeouts_join_then_certify_the_round() {
     assert_eq!(r.stats().view_changes, 1);
     // It timed out round 1, so it never votes in it.
     let late = block(N, 1, QuorumCert::genesis(), "late");
-    assert!(votes(&recv(&mut r, 0, proposal(&keys, late, None))).is_empty());
+    assert!(votes(&recv(&mut r, 0, proposal(late, None))).is_empty());
 }
 
 /// A bad vote among a quorum is found when the batch check fails, counted, and the
@@ -113,7 +113,7 @@ fn a_bad_vote_is_found_and_counted() {
     let mut r = replica(&sim_config(), N, 3);
     let b1 = block(N, 1, QuorumCert::genesis(), "b1");
     let d = b1.digest();
-    recv(&mut r, 0, proposal(&keys, b1, None));
+    recv(&mut r, 0, proposal(b1, None));
     let mut bad = Vote::new(d, 1, 1, 1, &keys[1]);
     bad.signature = Vote::new(d, 1, 1, 2, &keys[2]).signature;
     let acts = recv(&mut r, 1, Message::Vote(bad));

@@ -11,8 +11,8 @@ use chainspace_core::crypto::Keypair;
 use chainspace_core::sim::{NetworkModel, Simulation};
 use chainspace_core::types::ReplicaIndex;
 use common::{proposal, qc, recv, replica, sim_config, test_keys, votes};
-use consensus_hotstuff::message::{Block, Proposal, QuorumCert, Timeout, TimeoutCert};
-use consensus_hotstuff::{HotStuff, Invalid, Message};
+use consensus_hotstuff::message::{Block, QuorumCert, Timeout, TimeoutCert};
+use consensus_hotstuff::{HotStuff, Invalid};
 
 const N: usize = 4;
 
@@ -22,14 +22,13 @@ fn block(round: u64, justify: QuorumCert, label: &str) -> Block {
 
 #[test]
 fn never_votes_for_two_blocks_in_one_round() {
-    let keys = test_keys(N);
     let mut r = replica(&sim_config(), N, 2);
     let a = block(1, QuorumCert::genesis(), "a");
     let b = block(1, QuorumCert::genesis(), "b");
-    let first = votes(&recv(&mut r, 0, proposal(&keys, a.clone(), None)));
+    let first = votes(&recv(&mut r, 0, proposal(a.clone(), None)));
     assert_eq!(first.len(), 1, "votes for the first proposal of round 1");
     assert_eq!(first[0].block, a.digest());
-    let second = votes(&recv(&mut r, 0, proposal(&keys, b, None)));
+    let second = votes(&recv(&mut r, 0, proposal(b, None)));
     assert!(second.is_empty(), "never a second vote in round 1");
     assert_eq!(r.last_voted_round(), 1);
 }
@@ -45,7 +44,7 @@ fn locked_replica(keys: &[Keypair]) -> (HotStuff, Block, QuorumCert, TimeoutCert
     let b3 = block(3, qc2.clone(), "b3");
     for b in [b1.clone(), b2, b3] {
         let from = b.author;
-        let acts = recv(&mut r, from, proposal(keys, b, None));
+        let acts = recv(&mut r, from, proposal(b, None));
         assert_eq!(votes(&acts).len(), 1);
     }
     assert_eq!(r.locked_round(), 1, "locked on the certificate of b1");
@@ -64,7 +63,7 @@ fn never_votes_against_its_lock() {
     let (mut r, _, _, tc) = locked_replica(&keys);
     // A fork from genesis: it neither extends b1 nor carries a newer certificate.
     let fork = block(5, QuorumCert::genesis(), "fork");
-    let acts = recv(&mut r, 0, proposal(&keys, fork, Some(tc)));
+    let acts = recv(&mut r, 0, proposal(fork, Some(tc)));
     assert!(votes(&acts).is_empty(), "no vote for a block that conflicts with the lock");
     assert_eq!(r.round(), 5);
 }
@@ -74,28 +73,28 @@ fn votes_for_a_block_justified_above_the_lock() {
     let keys = test_keys(N);
     let (mut r, _, qc2, tc) = locked_replica(&keys);
     let next = block(5, qc2, "next");
-    let acts = recv(&mut r, 0, proposal(&keys, next.clone(), Some(tc)));
+    let acts = recv(&mut r, 0, proposal(next.clone(), Some(tc)));
     let v = votes(&acts);
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].block, next.digest());
 }
 
 #[test]
-fn a_proposal_not_from_the_leader_or_badly_signed_is_dropped() {
+fn a_proposal_not_from_the_leader_or_not_from_its_author_is_dropped() {
     let keys = test_keys(N);
     let mut r = replica(&sim_config(), N, 2);
     let a = block(1, QuorumCert::genesis(), "a");
-    // Signed by replica 1, which does not lead round 1.
-    let forged = Message::Proposal(Proposal::new(a.clone(), None, &keys[1]));
-    assert!(recv(&mut r, 0, forged).is_empty());
-    assert_eq!(r.last_invalid(), Some(&Invalid::Signature("proposal")));
+    // Authored and sent by replica 1, which does not lead round 1.
+    let usurped = Block { author: 1, ..a.clone() };
+    assert!(recv(&mut r, 1, proposal(usurped, None)).is_empty());
+    assert_eq!(r.last_invalid(), Some(&Invalid::Proof("proposal not by the round's leader")));
     // Sent by someone other than its author.
-    assert!(recv(&mut r, 1, proposal(&keys, a, None)).is_empty());
+    assert!(recv(&mut r, 1, proposal(a, None)).is_empty());
     assert!(matches!(r.last_invalid(), Some(Invalid::WrongSender { .. })));
     // A certificate below quorum.
     let b1 = block(1, QuorumCert::genesis(), "b1");
     let weak = qc(&keys, &b1, &[0, 1]);
-    assert!(recv(&mut r, 1, proposal(&keys, block(2, weak, "b2"), None)).is_empty());
+    assert!(recv(&mut r, 1, proposal(block(2, weak, "b2"), None)).is_empty());
     assert_eq!(r.last_invalid(), Some(&Invalid::Proof("certificate below quorum")));
     assert_eq!(r.stats().invalid_messages, 3);
     assert_eq!(r.last_voted_round(), 0);
@@ -141,11 +140,10 @@ fn a_forking_leader_never_commits_conflicting_blocks() {
 /// the state before the vote leaves.
 #[test]
 fn a_restored_replica_remembers_its_votes_and_lock() {
-    let keys = test_keys(N);
     let mut r = replica(&sim_config(), N, 1);
     let v0 = r.durable_version();
     let b1 = block(1, QuorumCert::genesis(), "b1");
-    let acts = recv(&mut r, 0, proposal(&keys, b1.clone(), None));
+    let acts = recv(&mut r, 0, proposal(b1.clone(), None));
     assert_eq!(votes(&acts).len(), 1, "votes for round 1");
     assert_ne!(r.durable_version(), v0, "a vote changes the durable state");
     let state = r.durable_state();
@@ -156,10 +154,10 @@ fn a_restored_replica_remembers_its_votes_and_lock() {
     assert_eq!(again.durable_version(), r.durable_version());
     // A conflicting block for round 1 (an equivocating leader) gets no second vote.
     let other = block(1, QuorumCert::genesis(), "b1'");
-    assert!(votes(&recv(&mut again, 0, proposal(&keys, other.clone(), None))).is_empty());
+    assert!(votes(&recv(&mut again, 0, proposal(other.clone(), None))).is_empty());
     // Without the state, the restarted replica would have voted for it.
     let mut forgetful = replica(&sim_config(), N, 1);
-    assert_eq!(votes(&recv(&mut forgetful, 0, proposal(&keys, other, None))).len(), 1);
+    assert_eq!(votes(&recv(&mut forgetful, 0, proposal(other, None))).len(), 1);
     // Garbage is refused, and changes nothing.
     let mut bad = replica(&sim_config(), N, 1);
     assert!(bad.restore(b"\xff\xff\xff").is_err());

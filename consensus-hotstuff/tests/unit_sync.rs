@@ -18,7 +18,7 @@ fn a_proposal_on_a_missing_parent_waits_for_it() {
     let b1 = block(N, 1, QuorumCert::genesis(), "b1");
     let b2 = block(N, 2, qc(&keys, &b1, &[0, 1, 2]), "b2");
     let b3 = block(N, 3, qc(&keys, &b2, &[0, 1, 2]), "b3");
-    let acts = recv(&mut r, 2, proposal(&keys, b3.clone(), None));
+    let acts = recv(&mut r, 2, proposal(b3.clone(), None));
     let request = BlockRequest { digest: b2.digest(), committed: 0 };
     assert!(acts.contains(&Action::Send { to: 2, msg: Message::BlockRequest(request) }));
     assert!(votes(&acts).is_empty(), "no vote before the parent is known");
@@ -40,8 +40,8 @@ fn a_peer_serves_a_block_with_its_ancestors() {
     let mut r = replica(&sim_config(), N, 3);
     let b1 = block(N, 1, QuorumCert::genesis(), "b1");
     let b2 = block(N, 2, qc(&keys, &b1, &[0, 1, 2]), "b2");
-    recv(&mut r, 0, proposal(&keys, b1.clone(), None));
-    recv(&mut r, 1, proposal(&keys, b2.clone(), None));
+    recv(&mut r, 0, proposal(b1.clone(), None));
+    recv(&mut r, 1, proposal(b2.clone(), None));
     let req = BlockRequest { digest: b2.digest(), committed: 0 };
     let acts = recv(&mut r, 2, Message::BlockRequest(req));
     assert_eq!(acts, vec![Action::Send { to: 2, msg: Message::Blocks(vec![b2.clone(), b1]) }]);

@@ -66,14 +66,12 @@ impl Subject for HotStuffSubject {
         0
     }
 
-    /// Odd-numbered replicas get a different, validly signed block for every round the
-    /// leader proposes in.
-    fn equivocator(&self, n: usize, index: ReplicaIndex) -> Interceptor<Message> {
-        let (_, keys) = Committee::for_test(1, n as u32);
-        let key = keys[0][index as usize].clone();
+    /// Odd-numbered replicas get a different block for every round the leader proposes
+    /// in.
+    fn equivocator(&self, _n: usize, _index: ReplicaIndex) -> Interceptor<Message> {
         Box::new(move |to, msg| match msg {
             Message::Proposal(p) if to % 2 == 1 => {
-                vec![Message::Proposal(Proposal::new(forge(&p.block), p.tc, &key))]
+                vec![Message::Proposal(Proposal::new(forge(&p.block), p.tc))]
             }
             // A proposal by digest has no command bytes to reuse: the forged block holds
             // the forged command alone, sent in full.
@@ -86,7 +84,7 @@ impl Subject for HotStuffSubject {
                     author: p.author,
                     payload: vec![forged],
                 };
-                vec![Message::Proposal(Proposal::new(block, p.tc, &key))]
+                vec![Message::Proposal(Proposal::new(block, p.tc))]
             }
             other => vec![other],
         })
@@ -159,10 +157,9 @@ pub fn block(n: usize, round: u64, justify: QuorumCert, label: &str) -> Block {
     }
 }
 
-/// The proposal of `b`, signed by its author.
-pub fn proposal(keys: &[Keypair], b: Block, tc: Option<TimeoutCert>) -> Message {
-    let key = &keys[b.author as usize];
-    Message::Proposal(Proposal::new(b, tc, key))
+/// The proposal of `b` (sent by its author).
+pub fn proposal(b: Block, tc: Option<TimeoutCert>) -> Message {
+    Message::Proposal(Proposal::new(b, tc))
 }
 
 /// The deliveries among `acts`.
