@@ -13,7 +13,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::committee::Committee;
 use crate::crypto::DigestBuildHasher;
-use crate::order::OrderRequest;
+use crate::order::{IdentifiedOrder, OrderRequest};
 use crate::sbac::messages::{Outcome, OutcomeReport, Submission};
 use crate::shard::involved_shards;
 use crate::transaction::{TransactionRequest, TxId};
@@ -169,9 +169,17 @@ impl Submitter {
 
     /// Have `request` ordered by its shard (the consensus-only workload,
     /// [`crate::order`]): it goes to every replica of the shard, and is finished, with a
-    /// commit outcome, once `f + 1` of them report it ordered. Returns its ID.
-    pub fn order(&mut self, request: OrderRequest, out: &mut Vec<ClientAction>) -> TxId {
+    /// commit outcome, once `f + 1` of them report it ordered. Returns its ID. A caller
+    /// that knows the ID already passes an [`IdentifiedOrder`], so it is not computed
+    /// again.
+    pub fn order(
+        &mut self,
+        request: impl Into<IdentifiedOrder>,
+        out: &mut Vec<ClientAction>,
+    ) -> TxId {
+        let request = request.into();
         let id = request.id();
+        let request = request.into_request();
         let involved = smallvec![request.shard];
         let p =
             Pending { sent: Sent::Order(request), involved, reports: SmallVec::new(), sends: 0 };

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use chainspace_core::order::OrderRequest;
+use chainspace_core::order::{IdentifiedOrder, OrderRequest};
 use chainspace_core::transaction::{Transaction, TransactionRequest, TxId};
 use chainspace_core::types::ShardId;
 use rand::{RngExt, SeedableRng};
@@ -39,8 +39,8 @@ pub struct Send {
 pub enum Payload {
     /// A transaction, through S-BAC.
     Transaction(TransactionRequest),
-    /// A command for the consensus-only workload.
-    Command(OrderRequest),
+    /// A command for the consensus-only workload, with its ID (computed once, here).
+    Command(IdentifiedOrder),
 }
 
 /// The commands of the consensus-only workload: each unique (client and counter in its
@@ -81,9 +81,10 @@ pub const SETUP_IN_FLIGHT: usize = 16;
 
 enum Kind {
     Refill(Transaction),
-    /// Warm-up, or the drain: not measured.
-    Unmeasured(Work),
-    Measured(Work, usize),
+    /// Warm-up, or the drain: not measured. The planned transaction, if it was one (the
+    /// generator is told how it ended).
+    Unmeasured(Option<Planned>),
+    Measured(Option<Planned>, usize),
 }
 
 struct Pending {
@@ -260,15 +261,20 @@ impl Controller {
 
     /// Send `p` from `c`, scheduled at `scheduled`.
     fn send(&mut self, c: usize, p: Work, scheduled: Duration, now: Duration, out: &mut Vec<Send>) {
-        let (id, payload, cross_shard, conflict) = match &p {
+        let (id, payload, cross_shard, conflict, planned) = match p {
             Work::Tx(p) => {
                 let request = TransactionRequest {
                     transaction: p.tx.clone(),
                     store: p.reads.iter().map(|o| (o.id, o.value.clone())).collect(),
                 };
-                (p.tx.digest(), Payload::Transaction(request), p.cross_shard, p.conflict)
+                let (cross_shard, conflict) = (p.cross_shard, p.conflict);
+                (p.tx.digest(), Payload::Transaction(request), cross_shard, conflict, Some(p))
             }
-            Work::Command(o) => (o.id(), Payload::Command(o.clone()), false, false),
+            // The command itself is not kept: nothing is done with it after its outcome.
+            Work::Command(o) => {
+                let o = IdentifiedOrder::new(o);
+                (o.id(), Payload::Command(o), false, false, None)
+            }
         };
         let kind = if scheduled >= self.warmup && self.stopped_at.is_none() {
             self.measured += 1;
@@ -286,9 +292,9 @@ impl Controller {
                 cross_shard,
                 conflict,
             });
-            Kind::Measured(p, self.records.len() - 1)
+            Kind::Measured(planned, self.records.len() - 1)
         } else {
-            Kind::Unmeasured(p)
+            Kind::Unmeasured(planned)
         };
         self.in_flight += 1;
         self.pending.insert(id, Pending { client: c, kind });
@@ -379,15 +385,15 @@ impl Controller {
                 }
                 self.generator.created(p.client, &tx, committed);
             }
-            Kind::Unmeasured(work) => {
-                if let Work::Tx(planned) = &work {
+            Kind::Unmeasured(planned) => {
+                if let Some(planned) = &planned {
                     self.generator.finished(p.client, planned, committed);
                 }
                 self.in_flight -= 1;
                 self.busy[p.client] = false;
             }
-            Kind::Measured(work, i) => {
-                if let Work::Tx(planned) = &work {
+            Kind::Measured(planned, i) => {
+                if let Some(planned) = &planned {
                     self.generator.finished(p.client, planned, committed);
                 }
                 self.in_flight -= 1;

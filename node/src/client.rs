@@ -29,7 +29,7 @@ use std::time::Duration;
 use chainspace_core::client::Finished;
 use chainspace_core::committee::Committee;
 use chainspace_core::object::{Object, ObjectId};
-use chainspace_core::order::OrderRequest;
+use chainspace_core::order::{IdentifiedOrder, OrderRequest};
 use chainspace_core::replica::{AnswerBody, ReplicaMessage, Subject};
 use chainspace_core::sbac::engine::TxRecord;
 use chainspace_core::shard::shard_of;
@@ -152,7 +152,7 @@ impl Client {
     /// [`chainspace_core::order`]; the replicas must serve it) and wait until `f + 1` of its
     /// replicas report it ordered. The caller bounds the wait, as for [`Client::submit`].
     pub async fn order(&self, request: OrderRequest) -> Result<Finished, NodeError> {
-        self.request(|reply| Command::Order(request, reply))?.await
+        self.request(|reply| Command::Order(request.into(), reply))?.await
     }
 
     /// Hand the client's task the command `make` builds around where its outcome goes.
@@ -181,12 +181,13 @@ impl Client {
     }
 
     /// [`Client::order`] for several commands at once, as [`Client::submit_many`] is for
-    /// transactions.
-    pub fn order_many(
+    /// transactions. A caller that knew the commands' IDs already passes
+    /// [`IdentifiedOrder`]s, so they are not computed again.
+    pub fn order_many<R: Into<IdentifiedOrder>>(
         &self,
-        requests: impl IntoIterator<Item = OrderRequest>,
+        requests: impl IntoIterator<Item = R>,
     ) -> Result<Vec<Pending>, NodeError> {
-        self.many(requests, Command::Order)
+        self.many(requests, |request, reply| Command::Order(request.into(), reply))
     }
 
     fn many<R>(

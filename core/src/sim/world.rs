@@ -22,7 +22,7 @@ use crate::client::{ClientAction, ClientTimer, Submitter};
 use crate::committee::Committee;
 use crate::consensus::{Consensus, ProtocolMessage};
 use crate::crypto::Digest;
-use crate::order::OrderRequest;
+use crate::order::IdentifiedOrder;
 use crate::replica::{Addr, Milestone, Replica, ReplicaAction, ReplicaMessage, ReplicaTimer};
 use crate::store::{MemoryStore, Store};
 use crate::transaction::TransactionRequest;
@@ -54,7 +54,7 @@ enum Event<C: Consensus> {
     Timer { key: TimerKey<C::Timer>, generation: u64 },
     CheckDone { node: usize, key: Digest, verdict: CheckVerdict, incarnation: u32 },
     Submit { client: usize, request: TransactionRequest, instance: u64 },
-    Order { client: usize, request: OrderRequest },
+    Order { client: usize, request: IdentifiedOrder },
     Crash(usize),
     Restart(usize, RestartFrom),
 }
@@ -253,8 +253,8 @@ impl<C: Consensus> World<C> {
     /// Client `client` sends `request` to be ordered at time `at` (the consensus-only
     /// workload; the replicas must be configured with
     /// [`ReplicaConfig::ordering`](crate::replica::ReplicaConfig::ordering)).
-    pub fn order_at(&mut self, at: Duration, client: usize, request: OrderRequest) {
-        self.queue.push(at, Event::Order { client, request });
+    pub fn order_at(&mut self, at: Duration, client: usize, request: impl Into<IdentifiedOrder>) {
+        self.queue.push(at, Event::Order { client, request: request.into() });
     }
 
     /// Replica `id` crashes at `at`.

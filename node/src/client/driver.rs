@@ -11,7 +11,7 @@ use std::time::Duration;
 use chainspace_core::client::{ClientAction, ClientTimer, Finished, Submitter};
 use chainspace_core::committee::Committee;
 use chainspace_core::crypto::DigestBuildHasher;
-use chainspace_core::order::OrderRequest;
+use chainspace_core::order::{IdentifiedOrder, OrderRequest};
 use chainspace_core::replica::{Addr, AnswerBody, MAX_ORDERS, Query, ReplicaMessage, Subject};
 use chainspace_core::transaction::{TransactionRequest, TxId};
 use chainspace_core::transport::Transport;
@@ -47,7 +47,7 @@ pub(super) struct Read {
 pub(super) enum Command {
     Submit(Submit),
     /// A command of the consensus-only workload, with where to say it was ordered.
-    Order(OrderRequest, oneshot::Sender<Finished>),
+    Order(IdentifiedOrder, oneshot::Sender<Finished>),
     Read(Read),
     /// Several at once ([`Client::submit_many`](super::Client::submit_many)), taken
     /// together whatever else is queued.
