@@ -26,7 +26,7 @@ pub mod local;
 pub mod runtime;
 mod timers;
 
-pub use client::{Client, ClientConfig, ClientStats};
+pub use client::{Client, ClientConfig, ClientStats, OutcomeSink};
 pub use error::NodeError;
 pub use local::{LocalConfig, LocalNetwork, StoreChoice, TransportChoice};
 pub use runtime::{NodeStats, ReplicaHandle};

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::reads::Reads;
-use super::{ClientConfig, ClientMessage, ClientStats};
+use super::{ClientConfig, ClientMessage, ClientStats, OutcomeSink};
 use crate::timers::{TimerQueue, sleep_until};
 
 /// Most commands taken from the queue before what they send goes out.
@@ -32,7 +32,34 @@ const COMMANDS_AT_ONCE: usize = 1024;
 pub(super) struct Submit {
     pub(super) request: TransactionRequest,
     pub(super) instance: u64,
-    pub(super) reply: oneshot::Sender<Finished>,
+    pub(super) reply: Waiter,
+}
+
+/// Who waits for a request's outcome: one caller's future, or a sink that many requests'
+/// outcomes share ([`OutcomeSink`]).
+pub(super) enum Waiter {
+    Once(oneshot::Sender<Finished>),
+    Sink(Arc<dyn OutcomeSink>),
+}
+
+impl Waiter {
+    /// Whether nobody listens any more.
+    fn is_closed(&self) -> bool {
+        match self {
+            Waiter::Once(reply) => reply.is_closed(),
+            Waiter::Sink(sink) => sink.is_closed(),
+        }
+    }
+
+    /// Hand over the outcome, which arrived at `at`.
+    fn send(self, finished: Finished, at: std::time::Instant) {
+        match self {
+            Waiter::Once(reply) => {
+                let _ = reply.send(finished);
+            }
+            Waiter::Sink(sink) => sink.finished(finished, at),
+        }
+    }
 }
 
 /// A read of one shard: `need` is its `f + 1`, computed by the caller from the committee.
@@ -47,7 +74,7 @@ pub(super) struct Read {
 pub(super) enum Command {
     Submit(Submit),
     /// A command of the consensus-only workload, with where to say it was ordered.
-    Order(IdentifiedOrder, oneshot::Sender<Finished>),
+    Order(IdentifiedOrder, Waiter),
     Read(Read),
     /// Several at once ([`Client::submit_many`](super::Client::submit_many)), taken
     /// together whatever else is queued.
@@ -90,7 +117,7 @@ struct Driver<T: ?Sized> {
     transport: Arc<T>,
     timers: TimerQueue<DriverTimer>,
     /// Who waits for each transaction's outcome: almost always one caller, kept inline.
-    waiters: HashMap<TxId, SmallVec<[oneshot::Sender<Finished>; 1]>, DigestBuildHasher>,
+    waiters: HashMap<TxId, SmallVec<[Waiter; 1]>, DigestBuildHasher>,
     reads: Reads,
     stats: Arc<Mutex<ClientStats>>,
 }
@@ -273,10 +300,21 @@ impl<T: Transport + ?Sized + 'static> Driver<T> {
             self.submitter.on_report(from, report, &mut out);
         }
         self.carry_out(out).await;
-        for finished in self.submitter.take_finished() {
-            self.bump(|st| st.finished += 1);
-            for waiter in self.waiters.remove(&finished.tx).unwrap_or_default() {
-                let _ = waiter.send(finished.clone());
+        let finished = self.submitter.take_finished();
+        if finished.is_empty() {
+            return;
+        }
+        self.bump(|st| st.finished += finished.len() as u64);
+        let at = std::time::Instant::now();
+        for f in finished {
+            let mut waiters = self.waiters.remove(&f.tx).unwrap_or_default();
+            // Each waiter gets the outcome; the last takes the original.
+            let last = waiters.pop();
+            for waiter in waiters {
+                waiter.send(f.clone(), at);
+            }
+            if let Some(waiter) = last {
+                waiter.send(f, at);
             }
         }
     }

@@ -182,3 +182,85 @@ async fn requests_handed_over_together_share_messages() {
     client.shutdown().await;
     net.shutdown().await;
 }
+
+/// Outcomes handed to a sink: every request's outcome arrives there once, with the instant
+/// it arrived; a sink nobody listens to any more has its requests forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_handed_to_a_sink_arrive_there_once_each() {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use chainspace_core::client::Finished;
+    use chainspace_core::order::IdentifiedOrder;
+    use chainspace_core::transaction::TxId;
+    use chainspace_node::OutcomeSink;
+
+    #[derive(Default)]
+    struct Collect {
+        seen: Mutex<BTreeMap<TxId, (Outcome, Instant, usize)>>,
+        closed: AtomicBool,
+    }
+    impl OutcomeSink for Collect {
+        fn finished(&self, f: Finished, at: Instant) {
+            let mut seen = self.seen.lock().unwrap();
+            seen.entry(f.tx).or_insert((f.outcome, at, 0)).2 += 1;
+        }
+        fn is_closed(&self) -> bool {
+            self.closed.load(Ordering::Relaxed)
+        }
+    }
+
+    let mut c = config(Protocol::HotStuff);
+    c.replica.ordering = true;
+    let net = LocalNetwork::start(c).expect("network starts");
+    let client = net.client(ClientConfig::default()).expect("client");
+    let collect = Arc::new(Collect::default());
+    let sink: Arc<dyn OutcomeSink> = collect.clone();
+    let before = Instant::now();
+    let requests: Vec<IdentifiedOrder> = (0..40u32)
+        .map(|i| OrderRequest { shard: ShardId(i % 2), payload: i.to_le_bytes().to_vec() })
+        .map(IdentifiedOrder::new)
+        .collect();
+    let ids: Vec<TxId> = requests.iter().map(IdentifiedOrder::id).collect();
+    client.order_many_to(requests, &sink).expect("client running");
+    let txs = ["a", "b"].map(|name| TransactionRequest {
+        transaction: chainspace_contracts::dummy::create(name, 1),
+        store: Default::default(),
+    });
+    let tx_ids: Vec<TxId> = txs.iter().map(|t| t.transaction.digest()).collect();
+    client.submit_many_to(txs, &sink).expect("client running");
+    scenario::eventually("every outcome in the sink", || collect.seen.lock().unwrap().len() == 42)
+        .await;
+    let seen = collect.seen.lock().unwrap().clone();
+    for id in ids.iter().chain(&tx_ids) {
+        let (outcome, at, times) = &seen[id];
+        assert_eq!((outcome, *times), (&Outcome::Commit, 1), "{id:?}");
+        assert!(*at >= before);
+    }
+    assert_eq!(client.stats().finished, 42);
+    client.shutdown().await;
+    net.shutdown().await;
+
+    // Replicas that do not serve ordering never answer; once the sink is closed, the
+    // command is forgotten at its next re-send instead of being re-sent for ever.
+    let net = LocalNetwork::start(config(Protocol::Pbft)).expect("network starts");
+    let fast = ClientConfig {
+        retry_after: std::time::Duration::from_millis(20),
+        ..ClientConfig::default()
+    };
+    let client = net.client(fast).expect("client");
+    let collect = Arc::new(Collect::default());
+    let sink: Arc<dyn OutcomeSink> = collect.clone();
+    let lost = OrderRequest { shard: ShardId(0), payload: vec![7; 8] };
+    client.order_many_to([lost], &sink).expect("client running");
+    scenario::eventually("re-sent while the sink listens", || client.stats().messages_out >= 8)
+        .await;
+    assert_eq!(client.stats().forgotten, 0);
+    collect.closed.store(true, Ordering::Relaxed);
+    scenario::eventually("forgotten", || client.stats().forgotten == 1).await;
+    assert!(collect.seen.lock().unwrap().is_empty());
+    client.shutdown().await;
+    net.shutdown().await;
+}
