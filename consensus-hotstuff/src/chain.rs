@@ -97,7 +97,7 @@ impl HotStuff {
         }
         let mut payload = Vec::with_capacity(p.commands.len());
         for d in &p.commands {
-            match self.pending.get(d).and_then(|o| self.pending_order.get(o)) {
+            match self.pending.get(d) {
                 Some(c) => payload.push(c.clone()),
                 None => break,
             }
@@ -373,7 +373,7 @@ impl HotStuff {
         // A pending command was not delivered within the dedup window (`add_request`
         // refuses those, and delivery removes it from `pending`): only the branch can
         // hold it already, and the branch's set is small enough to stay in cache.
-        for c in self.pending_order.values() {
+        for c in self.pending.iter() {
             if batch.len() >= self.cfg.max_batch {
                 break;
             }
@@ -418,7 +418,7 @@ impl HotStuff {
                 return;
             }
             let full = self.pending.len() >= self.cfg.max_batch
-                || self.pending_bytes >= self.cfg.max_batch_bytes;
+                || self.pending.bytes() >= self.cfg.max_batch_bytes;
             if !full && self.batch_fired_round != round {
                 if self.batch_timer_round != round {
                     self.batch_timer_round = round;

@@ -11,6 +11,7 @@
 //! * [`pacemaker`]: rounds, timeouts, timeout certificates, status and sync;
 //! * [`sync`]: block fetching, checkpoints, garbage collection, state transfer;
 //! * [`message`]: the messages and their verification.
+//! * [`pending`]: the commands held and not yet delivered, in arrival order.
 //!
 //! Sequence numbers are block heights: every committed block is delivered, possibly
 //! empty, at its height. `stats().view_changes` counts rounds entered through timeouts.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod message;
 pub mod pacemaker;
+pub mod pending;
 pub mod replica;
 pub mod sync;
 

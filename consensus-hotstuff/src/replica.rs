@@ -18,6 +18,7 @@ use crate::error::{HotStuffError, Invalid};
 use crate::message::{
     Block, Checkpoint, Message, Proposal, QuorumCert, Timeout, TimeoutCert, genesis, leader,
 };
+use crate::pending::Pending;
 use crate::sync::HotStuffSnapshot;
 
 /// HotStuff's timers.
@@ -109,15 +110,10 @@ pub struct HotStuff {
     pub(crate) fetch_attempt: u32,
     /// This replica's latest proposals, kept to answer [`Message::FetchProposal`].
     pub(crate) proposed: VecDeque<Proposal>,
-    /// Pending commands' arrival numbers, by digest.
-    pub(crate) pending: DigestMap<u64>,
-    /// Pending commands by arrival number: what a leader's batch is cut from, in order,
-    /// without a look-up in `pending` per command.
-    pub(crate) pending_order: BTreeMap<u64, Command>,
-    /// Bytes of the pending commands: whether they fill a block is known without
-    /// walking them.
-    pub(crate) pending_bytes: usize,
-    pub(crate) next_order: u64,
+    /// Commands held and not delivered, in arrival order: what a leader's batch is cut
+    /// from. It counts their bytes, so whether they fill a block is known without walking
+    /// them.
+    pub(crate) pending: Pending,
     pub(crate) batch_timer_round: u64,
     pub(crate) batch_fired_round: u64,
     /// Commands delivered in the last `dedup_window` heights.
@@ -179,10 +175,7 @@ impl HotStuff {
             fetch_timer_set: false,
             fetch_attempt: 0,
             proposed: VecDeque::new(),
-            pending: DigestMap::default(),
-            pending_order: BTreeMap::new(),
-            pending_bytes: 0,
-            next_order: 0,
+            pending: Pending::default(),
             batch_timer_round: 0,
             batch_fired_round: 0,
             recent,
@@ -273,26 +266,18 @@ impl HotStuff {
 
     fn add_request(&mut self, command: Command) {
         let d = command.digest();
-        if self.recent.contains(&d) || self.pending.contains_key(&d) {
+        if self.recent.contains(&d) || self.pending.contains(&d) {
             return;
         }
         if self.pending.len() >= MAX_PENDING {
             self.ignore();
             return;
         }
-        let order = self.next_order;
-        self.next_order += 1;
-        self.pending.insert(d, order);
-        self.pending_bytes += command.len();
-        self.pending_order.insert(order, command);
+        self.pending.push(command);
     }
 
     pub(crate) fn remove_pending(&mut self, d: &Digest) {
-        if let Some(order) = self.pending.remove(d)
-            && let Some(c) = self.pending_order.remove(&order)
-        {
-            self.pending_bytes -= c.len();
-        }
+        self.pending.remove(d);
     }
 }
 
