@@ -37,7 +37,7 @@ fn a_replica_holding_every_command_rebuilds_the_block_and_votes_for_it() {
     let acts = recv(&mut r, 0, Message::ProposalDigests(p.by_digest()));
     let v = votes(&acts);
     assert_eq!(v.len(), 1, "{acts:?}");
-    assert_eq!(v[0].block, p.block.digest(), "the very block the leader signed");
+    assert_eq!(v[0].block, p.block.digest(), "the very block the leader proposed");
     assert_eq!(r.stats().proposals_fetched, 0);
 }
 

@@ -100,7 +100,7 @@ fn a_proposal_not_from_the_leader_or_not_from_its_author_is_dropped() {
     assert_eq!(r.last_voted_round(), 0);
 }
 
-/// A leader that sends conflicting, validly signed blocks to odd and even replicas never
+/// A leader that sends conflicting, well-formed blocks to odd and even replicas never
 /// gets two of them committed: every correct replica delivers the same log.
 #[test]
 fn a_forking_leader_never_commits_conflicting_blocks() {

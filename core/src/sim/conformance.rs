@@ -33,7 +33,8 @@ pub trait Subject: Clone + 'static {
     /// The replica that leads first (PBFT's primary of view 0, HotStuff's first leader).
     fn first_leader(&self, n: usize) -> ReplicaIndex;
     /// An interceptor that makes `index` an equivocating leader: it sends conflicting,
-    /// validly signed proposals to different replicas.
+    /// well-formed proposals (signed, where the protocol signs them) to different
+    /// replicas.
     fn equivocator(
         &self,
         n: usize,
